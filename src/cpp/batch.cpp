@@ -1,0 +1,89 @@
+#include "neuroemu/batch.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "neuroemu/engine.hpp"
+#include "neuroemu/errors.hpp"
+
+namespace neuroemu {
+
+SampleCounters BatchCounters::sample(int64_t b, int64_t bins, int64_t n_neurons, int64_t n_populations,
+                                     int64_t n_outputs) const {
+    SampleCounters s;
+    if (spike_counts) s.spike_counts = spike_counts + b * bins * n_neurons;
+    s.population_spikes = population_spikes + b * bins * n_populations;
+    s.output_counts = output_counts + b * bins * n_outputs;
+    s.forward_steps = forward_steps + b * bins;
+    s.synops = synops + b * bins;
+    s.neuron_updates = neuron_updates + b * bins;
+    s.spikes_to_output = spikes_to_output + b * bins * n_outputs;
+    s.steps_to_output = steps_to_output + b * bins * n_outputs;
+    if (events) s.events = &(*events)[static_cast<size_t>(b)];
+    return s;
+}
+
+void run_batch(const Network& network, const RunConfig& config, const BatchInput& input, uint64_t first_index,
+               const BatchCounters& out, int32_t threads, const std::function<bool()>& poll) {
+    validate(config);
+    if (threads < 1) throw ConfigError("threads must be >= 1");
+    if (input.samples <= 0) return;
+    const int64_t workers = std::min<int64_t>(threads, input.samples);
+    const int64_t frame_size = input.bins * network.n_inputs();
+
+    std::atomic<int64_t> next{0};
+    std::atomic<bool> cancel{false};
+    std::atomic<int64_t> running{workers};
+    std::mutex mutex;
+    std::condition_variable finished;
+    std::exception_ptr first_error;
+
+    auto work = [&]() {
+        try {
+            Engine engine(network);
+            for (int64_t b = next.fetch_add(1); b < input.samples && !cancel.load(); b = next.fetch_add(1)) {
+                engine.run(config, input.frames + b * frame_size, input.bins, first_index + static_cast<uint64_t>(b),
+                           out.sample(b, input.bins, network.n_neurons(), network.n_populations(),
+                                      network.n_outputs()),
+                           &cancel);
+            }
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (!first_error) first_error = std::current_exception();
+            cancel.store(true);
+        }
+        if (running.fetch_sub(1) == 1) {
+            std::lock_guard<std::mutex> lock(mutex);
+            finished.notify_all();
+        }
+    };
+
+    std::vector<std::thread> pool;
+    pool.reserve(static_cast<size_t>(workers));
+    for (int64_t w = 0; w < workers; ++w) pool.emplace_back(work);
+    bool cancelled_by_poll = false;
+    {
+        std::unique_lock<std::mutex> lock(mutex);
+        while (running.load() > 0) {
+            finished.wait_for(lock, std::chrono::milliseconds(50));
+            if (poll && running.load() > 0 && !cancelled_by_poll) {
+                lock.unlock();
+                if (poll()) {
+                    cancelled_by_poll = true;
+                    cancel.store(true);
+                }
+                lock.lock();
+            }
+        }
+    }
+    for (auto& thread : pool) thread.join();
+    if (cancelled_by_poll) throw Cancelled();
+    if (first_error) std::rethrow_exception(first_error);
+}
+
+}  // namespace neuroemu

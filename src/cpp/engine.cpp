@@ -1,0 +1,321 @@
+#include "neuroemu/engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "neuroemu/errors.hpp"
+#include "neuroemu/random.hpp"
+
+namespace neuroemu {
+
+struct Engine::BinContext {
+    const RunConfig& config;
+    const SampleCounters& out;
+    int32_t bin;
+    int64_t max_steps;
+    int64_t spikes = 0;          // network spikes so far in this bin
+    int64_t output_step = -1;    // the first step of this bin in which an output neuron spiked
+    int64_t synops = 0;
+    int64_t updates = 0;
+    const std::atomic<bool>* cancel;
+};
+
+namespace {
+
+bool whole_number(double x) { return x == std::floor(x) && x < 9.0e15; }
+
+// The synaptic-operation multiplicity of an input channel: its event count, or one graded event.
+int64_t input_events(double x) { return whole_number(x) ? static_cast<int64_t>(x) : 1; }
+
+int64_t default_max_steps(const Network& net) {
+    return 1000 + 100 * (int64_t{net.n_inputs()} + net.n_neurons());
+}
+
+}  // namespace
+
+void validate(const RunConfig& config) {
+    if (config.group_size < 0) throw ConfigError("group_size must be >= 1, or unlimited");
+    if (config.max_post_output_steps < -1) throw ConfigError("max_post_output_steps must be >= 0");
+    if (config.max_steps_per_bin < 0) throw ConfigError("max_steps_per_bin must be >= 1");
+    if (config.schedule == Schedule::Sync) {
+        if (config.group_size != 0) throw ConfigError("group_size applies to asynchronous schedules only");
+        if (!config.prioritize_input) throw ConfigError("prioritize_input=False applies to asynchronous schedules only");
+        if (config.max_post_output_steps >= 0) {
+            throw ConfigError("max_post_output_steps applies to asynchronous schedules only");
+        }
+    }
+}
+
+Engine::Engine(const Network& network) : net_(network) {
+    const auto n = static_cast<size_t>(net_.n_neurons());
+    v_.resize(n);
+    current_.resize(n);
+    pre_spike_.resize(n);
+    leaked_to_.resize(n);
+    refractory_bin_.resize(n);
+    received_stamp_.assign(n, 0);
+    checked_stamp_.assign(n, 0);
+    in_above_.resize(n);
+    received_by_population_.resize(static_cast<size_t>(net_.n_populations()));
+}
+
+void Engine::reset_sample() {
+    std::fill(v_.begin(), v_.end(), 0.0);
+    std::fill(leaked_to_.begin(), leaked_to_.end(), -1);
+    std::fill(refractory_bin_.begin(), refractory_bin_.end(), -1);
+    std::fill(in_above_.begin(), in_above_.end(), uint8_t{0});
+    above_.clear();
+    previous_bin_spikes_.clear();
+}
+
+void Engine::catch_up(int32_t neuron, int32_t bin) {
+    const auto i = static_cast<size_t>(neuron);
+    int32_t done = leaked_to_[i];
+    if (done >= bin) return;
+    const double beta = net_.params().beta[i];
+    const double bias = net_.params().bias[i];
+    double v = v_[i];
+    if (bias == 0.0) {
+        // Repeated multiplication, once per bin, exactly as an eager engine would; stops early once
+        // nothing can change any more.
+        if (beta != 1.0) {
+            for (; done < bin && v != 0.0; ++done) v *= beta;
+        }
+    } else {
+        for (; done < bin; ++done) v = v * beta + bias;  // compiled with -ffp-contract=off: no fused FMA
+    }
+    v_[i] = v;
+    leaked_to_[i] = bin;
+}
+
+void Engine::deliver(const FanOut& fanout, double multiplicity) {
+    for (int64_t s = 0; s < fanout.size; ++s) {
+        const int32_t target = fanout.targets[s];
+        const auto t = static_cast<size_t>(target);
+        if (received_stamp_[t] != receive_stamp_) {
+            received_stamp_[t] = receive_stamp_;
+            current_[t] = 0.0;
+            received_.push_back(target);
+        }
+        current_[t] += multiplicity * fanout.weights[s];
+    }
+}
+
+void Engine::check(int32_t neuron, BinContext& ctx, bool bias_rule) {
+    const auto i = static_cast<size_t>(neuron);
+    if (checked_stamp_[i] == check_stamp_) return;
+    checked_stamp_[i] = check_stamp_;
+    if (refractory_bin_[i] == ctx.bin) return;  // the current is discarded
+    catch_up(neuron, ctx.bin);
+    const double theta = net_.params().threshold[i];
+    const bool received = received_stamp_[i] == receive_stamp_;
+    const double v = v_[i];
+    if (!received && !(bias_rule && net_.params().bias[i] != 0.0) && !(v > theta)) return;
+    ++ctx.updates;
+    const double u = received ? v + current_[i] : v;
+    if (!(u > theta)) {
+        v_[i] = u;
+        return;
+    }
+    pre_spike_[i] = u;
+    v_[i] = net_.params().subtract_reset[i] ? u - theta : 0.0;
+    if (net_.params().refractory[i]) refractory_bin_[i] = ctx.bin;
+    if (v_[i] > theta && !in_above_[i]) {
+        in_above_[i] = 1;
+        above_.push_back(neuron);
+    }
+    step_spikes_.push_back(neuron);
+}
+
+void Engine::refresh_above() {
+    size_t kept = 0;
+    for (const int32_t neuron : above_) {
+        const auto i = static_cast<size_t>(neuron);
+        if (v_[i] > net_.params().threshold[i]) {
+            above_[kept++] = neuron;
+        } else {
+            in_above_[i] = 0;
+        }
+    }
+    above_.resize(kept);
+}
+
+void Engine::record_step(BinContext& ctx, int64_t step) {
+    std::sort(step_spikes_.begin(), step_spikes_.end());
+    ctx.spikes += static_cast<int64_t>(step_spikes_.size());
+    const SampleCounters& out = ctx.out;
+    const int64_t n = net_.n_neurons();
+    const int64_t n_out = net_.n_outputs();
+    const int32_t output_offset = net_.output_offset();
+    const int64_t bin = ctx.bin;
+    for (const int32_t neuron : step_spikes_) {
+        if (out.spike_counts) ++out.spike_counts[bin * n + neuron];
+        ++out.population_spikes[bin * net_.n_populations() + net_.population_of(neuron)];
+        if (out.events) out.events->push_back({ctx.bin, static_cast<int32_t>(step), neuron});
+        if (neuron >= output_offset) {
+            const int64_t c = bin * n_out + (neuron - output_offset);
+            ++out.output_counts[c];
+            if (out.spikes_to_output[c] < 0) {
+                out.spikes_to_output[c] = ctx.spikes;
+                out.steps_to_output[c] = step + 1;
+            }
+            if (ctx.output_step < 0) ctx.output_step = step;
+        }
+    }
+}
+
+void Engine::run_async_bin(BinContext& ctx, const double* frame, Xoshiro256& rng) {
+    const RunConfig& config = ctx.config;
+    const int32_t n_inputs = net_.n_inputs();
+    const int32_t bin = ctx.bin;
+    ++receive_stamp_;
+    received_.clear();
+    if (config.prioritize_input) {
+        for (int32_t c = 0; c < n_inputs; ++c) {
+            const double x = frame[c];
+            if (x > 0.0) {
+                const FanOut row = net_.input_fanout().row(c);
+                ctx.synops += input_events(x) * row.size;
+                deliver(row, x);
+            }
+        }
+    } else {
+        for (int32_t c = 0; c < n_inputs; ++c) {
+            if (frame[c] > 0.0) queue_.push(c, frame[c], config.schedule == Schedule::Fifo ? -0.0 : HUGE_VAL);
+        }
+    }
+    for (int64_t step = 0;; ++step) {
+        ++check_stamp_;
+        step_spikes_.clear();
+        for (size_t r = 0; r < received_.size(); ++r) check(received_[r], ctx, step == 0);
+        if (step == 0) {
+            for (const int32_t neuron : net_.biased_neurons()) check(neuron, ctx, true);
+        }
+        for (size_t a = 0; a < above_.size(); ++a) check(above_[a], ctx, step == 0);
+        if (!above_.empty()) refresh_above();
+        record_step(ctx, step);
+        const double key = config.schedule == Schedule::Fifo ? -static_cast<double>(step) : 0.0;
+        for (const int32_t neuron : step_spikes_) {
+            queue_.push(n_inputs + neuron, 1.0,
+                        config.schedule == Schedule::Fifo ? key : pre_spike_[static_cast<size_t>(neuron)]);
+        }
+        const bool stop = config.max_post_output_steps >= 0 && ctx.output_step >= 0 &&
+                          step >= ctx.output_step + config.max_post_output_steps;
+        if (stop) queue_.clear();
+        if (queue_.empty()) {
+            ctx.out.forward_steps[bin] = step + 1;
+            return;
+        }
+        if (step + 1 >= ctx.max_steps) {
+            queue_.clear();
+            throw ConfigError("bin " + std::to_string(bin) + " needed more than " + std::to_string(ctx.max_steps) +
+                              " forward steps (runaway activity?); raise max_steps_per_bin if this is intended");
+        }
+        if ((step & 4095) == 4095 && ctx.cancel && ctx.cancel->load(std::memory_order_relaxed)) {
+            queue_.clear();
+            throw Cancelled();
+        }
+        queue_.emit(config.group_size, rng, group_);
+        ++receive_stamp_;
+        received_.clear();
+        for (const Emission& e : group_) {
+            if (e.entry < n_inputs) {
+                const FanOut row = net_.input_fanout().row(e.entry);
+                ctx.synops += input_events(e.multiplicity) * row.size;
+                deliver(row, e.multiplicity);
+            } else {
+                const FanOut row = net_.neuron_fanout().row(e.entry - n_inputs);
+                ctx.synops += static_cast<int64_t>(e.multiplicity) * row.size;
+                deliver(row, e.multiplicity);
+            }
+        }
+    }
+}
+
+void Engine::run_sync_bin(BinContext& ctx, const double* frame) {
+    const int32_t n_inputs = net_.n_inputs();
+    const int32_t n_pop = net_.n_populations();
+    const int32_t n = net_.n_neurons();
+    ++receive_stamp_;
+    ++check_stamp_;
+    received_.clear();
+    for (int32_t c = 0; c < n_inputs; ++c) {
+        const double x = frame[c];
+        if (x > 0.0) {
+            const FanOut row = net_.input_fanout().row(c);
+            ctx.synops += input_events(x) * row.size;
+            deliver(row, x);
+        }
+    }
+    for (auto& list : received_by_population_) list.clear();
+    size_t sorted_until = 0;
+    auto sort_received = [&]() {
+        for (; sorted_until < received_.size(); ++sorted_until) {
+            const int32_t neuron = received_[sorted_until];
+            received_by_population_[static_cast<size_t>(net_.population_of(neuron))].push_back(neuron);
+        }
+    };
+    bin_spikes_.clear();
+    const auto& biased = net_.biased_neurons();
+    auto biased_at = biased.begin();
+    for (int32_t p = 0; p < n_pop; ++p) {
+        const int32_t first = net_.population_offset(p);
+        const int32_t last = net_.population_offset(p + 1);
+        // Recurrent edges: last bin's spikes of populations >= p, delivered after this bin's lower ones so
+        // that each target sums its current in ascending source index.
+        for (const int32_t source : previous_bin_spikes_) {
+            if (source < first) continue;
+            const FanOut part = net_.neuron_fanout().row_range(source, first, last);
+            ctx.synops += part.size;
+            deliver(part, 1.0);
+        }
+        sort_received();
+        step_spikes_.clear();
+        for (const int32_t neuron : received_by_population_[static_cast<size_t>(p)]) check(neuron, ctx, true);
+        for (; biased_at != biased.end() && *biased_at < last; ++biased_at) check(*biased_at, ctx, true);
+        for (size_t a = 0; a < above_.size(); ++a) {
+            if (above_[a] >= first && above_[a] < last) check(above_[a], ctx, true);
+        }
+        record_step(ctx, p);
+        for (const int32_t source : step_spikes_) {
+            const FanOut part = net_.neuron_fanout().row_range(source, last, n);
+            ctx.synops += part.size;
+            deliver(part, 1.0);
+        }
+        bin_spikes_.insert(bin_spikes_.end(), step_spikes_.begin(), step_spikes_.end());
+    }
+    if (!above_.empty()) refresh_above();
+    previous_bin_spikes_.swap(bin_spikes_);
+    ctx.out.forward_steps[ctx.bin] = n_pop;
+}
+
+void Engine::run(const RunConfig& config, const double* frames, int64_t bins, uint64_t sample_index,
+                 const SampleCounters& out, const std::atomic<bool>* cancel) {
+    validate(config);
+    if (bins > INT32_MAX) throw ConfigError("too many bins");
+    const int64_t n_out = net_.n_outputs();
+    std::fill(out.spikes_to_output, out.spikes_to_output + bins * n_out, int64_t{-1});
+    std::fill(out.steps_to_output, out.steps_to_output + bins * n_out, int64_t{-1});
+    reset_sample();
+    queue_.reset(int64_t{net_.n_inputs()} + net_.n_neurons(), config.schedule);
+    Xoshiro256 rng(config.seed, sample_index);
+    const int64_t max_steps = config.max_steps_per_bin > 0 ? config.max_steps_per_bin : default_max_steps(net_);
+    for (int64_t t = 0; t < bins; ++t) {
+        if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+        BinContext ctx{config, out, static_cast<int32_t>(t), max_steps, 0, -1, 0, 0, cancel};
+        // Neurons with a bias change every bin: bring them up to date now (leak, then bias).
+        for (const int32_t neuron : net_.biased_neurons()) catch_up(neuron, ctx.bin);
+        const double* frame = frames + t * net_.n_inputs();
+        if (config.schedule == Schedule::Sync) {
+            run_sync_bin(ctx, frame);
+        } else {
+            run_async_bin(ctx, frame, rng);
+        }
+        out.synops[t] = ctx.synops;
+        out.neuron_updates[t] = ctx.updates;
+    }
+}
+
+}  // namespace neuroemu

@@ -1,0 +1,59 @@
+// Runs one sample of the step model (docs/semantics.md) on a network. An Engine owns the scratch state
+// of one thread and is reused across samples; it never allocates per event.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "neuroemu/network.hpp"
+#include "neuroemu/pending_queue.hpp"
+#include "neuroemu/recorder.hpp"
+#include "neuroemu/run_config.hpp"
+
+namespace neuroemu {
+
+class Engine {
+public:
+    explicit Engine(const Network& network);
+
+    // frames: (bins, n_inputs) row-major, finite and >= 0. The counters must arrive zero-filled (the
+    // engine sets the "-1 = never" entries itself). Throws ConfigError when a bin exceeds
+    // config.max_steps_per_bin, Cancelled when `cancel` becomes true.
+    void run(const RunConfig& config, const double* frames, int64_t bins, uint64_t sample_index,
+             const SampleCounters& out, const std::atomic<bool>* cancel = nullptr);
+
+private:
+    struct BinContext;
+
+    void reset_sample();
+    void catch_up(int32_t neuron, int32_t bin);
+    void deliver(const FanOut& fanout, double multiplicity);
+    void check(int32_t neuron, BinContext& ctx, bool bias_rule);
+    void record_step(BinContext& ctx, int64_t step);
+    void run_async_bin(BinContext& ctx, const double* frame, Xoshiro256& rng);
+    void run_sync_bin(BinContext& ctx, const double* frame);
+    void refresh_above();
+
+    const Network& net_;
+    std::vector<double> v_;
+    std::vector<double> current_;
+    std::vector<double> pre_spike_;
+    std::vector<int32_t> leaked_to_;       // the last bin whose leak (and bias) v_ includes
+    std::vector<int32_t> refractory_bin_;  // the bin in which the neuron last became refractory
+    std::vector<uint64_t> received_stamp_;
+    std::vector<uint64_t> checked_stamp_;
+    std::vector<uint8_t> in_above_;
+    std::vector<int32_t> received_;
+    std::vector<int32_t> above_;           // neurons whose potential may sit above threshold
+    std::vector<int32_t> step_spikes_;
+    std::vector<int32_t> bin_spikes_;      // sync: spikes of this bin, in ascending order
+    std::vector<int32_t> previous_bin_spikes_;
+    std::vector<std::vector<int32_t>> received_by_population_;  // sync
+    std::vector<Emission> group_;
+    uint64_t receive_stamp_ = 0;
+    uint64_t check_stamp_ = 0;
+    PendingQueue queue_;
+};
+
+}  // namespace neuroemu

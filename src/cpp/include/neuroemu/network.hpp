@@ -1,0 +1,91 @@
+// The network representation: populations of LIF neurons and their synapses as fan-out lists (CSR).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace neuroemu {
+
+// One projection as the user gives it: a fan-out list from the neurons of population `source`
+// (-1 = the input channels) to the neurons of population `target`, in population-local indices.
+struct Projection {
+    int32_t source = -1;
+    int32_t target = 0;
+    std::vector<int64_t> indptr;    // size = number of source neurons + 1
+    std::vector<int32_t> indices;   // local target index of each synapse
+    std::vector<double> weights;    // weight of each synapse
+};
+
+// Per-neuron LIF parameters, all of length n_neurons.
+struct NeuronParameters {
+    std::vector<double> threshold;
+    std::vector<double> beta;
+    std::vector<double> bias;
+    std::vector<uint8_t> subtract_reset;  // 0 = reset to zero, 1 = subtract threshold
+    std::vector<uint8_t> refractory;      // 1 = refractory until the next bin after a spike
+};
+
+// A row range of a fan-out list: the synapses of one source.
+struct FanOut {
+    const int32_t* targets;
+    const double* weights;
+    int64_t size;
+};
+
+// Global fan-out lists over all projections, indexed by global neuron index. Each source's synapses are
+// sorted by target, so the synapses onto one population form a contiguous range.
+class FanOutTable {
+public:
+    FanOutTable() = default;
+    FanOutTable(int64_t n_sources, const std::vector<std::pair<int32_t, const Projection*>>& parts,
+                const std::vector<int32_t>& target_offsets);
+
+    FanOut row(int64_t source) const {
+        const int64_t begin = indptr_[static_cast<std::size_t>(source)];
+        const int64_t end = indptr_[static_cast<std::size_t>(source) + 1];
+        return {targets_.data() + begin, weights_.data() + begin, end - begin};
+    }
+    // The synapses of `source` whose targets lie in [first_target, last_target).
+    FanOut row_range(int64_t source, int32_t first_target, int32_t last_target) const;
+    int64_t n_synapses() const { return static_cast<int64_t>(targets_.size()); }
+
+private:
+    std::vector<int64_t> indptr_;
+    std::vector<int32_t> targets_;
+    std::vector<double> weights_;
+};
+
+class Network {
+public:
+    // Throws ConfigError on any inconsistency (sizes, indices, non-finite numbers, parameter ranges).
+    Network(int32_t n_inputs, std::vector<int32_t> population_sizes, NeuronParameters params,
+            const std::vector<Projection>& projections);
+
+    int32_t n_inputs() const { return n_inputs_; }
+    int32_t n_neurons() const { return n_neurons_; }
+    int32_t n_populations() const { return static_cast<int32_t>(population_sizes_.size()); }
+    int32_t population_size(int32_t p) const { return population_sizes_[static_cast<std::size_t>(p)]; }
+    int32_t population_offset(int32_t p) const { return population_offsets_[static_cast<std::size_t>(p)]; }
+    int32_t population_of(int32_t neuron) const { return population_of_[static_cast<std::size_t>(neuron)]; }
+    int32_t output_offset() const { return population_offsets_[population_offsets_.size() - 2]; }
+    int32_t n_outputs() const { return population_sizes_.back(); }
+    const NeuronParameters& params() const { return params_; }
+    const FanOutTable& input_fanout() const { return input_fanout_; }
+    const FanOutTable& neuron_fanout() const { return neuron_fanout_; }
+    const std::vector<int32_t>& biased_neurons() const { return biased_neurons_; }
+    int64_t n_synapses() const { return input_fanout_.n_synapses() + neuron_fanout_.n_synapses(); }
+
+private:
+    int32_t n_inputs_;
+    int32_t n_neurons_ = 0;
+    std::vector<int32_t> population_sizes_;
+    std::vector<int32_t> population_offsets_;  // size = populations + 1
+    std::vector<int32_t> population_of_;
+    NeuronParameters params_;
+    FanOutTable input_fanout_;
+    FanOutTable neuron_fanout_;
+    std::vector<int32_t> biased_neurons_;
+};
+
+}  // namespace neuroemu

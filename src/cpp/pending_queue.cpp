@@ -1,0 +1,89 @@
+#include "neuroemu/pending_queue.hpp"
+
+#include <algorithm>
+
+namespace neuroemu {
+
+void PendingQueue::reset(int64_t n_entries, Schedule schedule) {
+    schedule_ = schedule;
+    const auto n = static_cast<size_t>(n_entries);
+    multiplicity_.assign(n, 0.0);
+    position_.assign(n, -1);
+    version_.assign(n, 0);
+    queued_.clear();
+    heap_.clear();
+}
+
+void PendingQueue::push(int32_t entry, double multiplicity, double key) {
+    const auto e = static_cast<size_t>(entry);
+    const bool was_queued = position_[e] >= 0;
+    multiplicity_[e] += multiplicity;
+    if (!was_queued) {
+        position_[e] = static_cast<int32_t>(queued_.size());
+        queued_.push_back(entry);
+    }
+    const bool ranks_by_heap = schedule_ == Schedule::Momentum || schedule_ == Schedule::Fifo;
+    // fifo keeps the age of an entry that is already queued; momentum re-ranks by the latest potential.
+    if (ranks_by_heap && (!was_queued || schedule_ == Schedule::Momentum)) {
+        heap_.push_back({key, entry, ++version_[e]});
+        std::push_heap(heap_.begin(), heap_.end(), ranks_lower);
+    }
+}
+
+void PendingQueue::remove_at(size_t position) {
+    const int32_t last = queued_.back();
+    queued_[position] = last;
+    position_[static_cast<size_t>(last)] = static_cast<int32_t>(position);
+    queued_.pop_back();
+}
+
+void PendingQueue::take(int32_t entry, std::vector<Emission>& group) {
+    const auto e = static_cast<size_t>(entry);
+    group.push_back({entry, multiplicity_[e]});
+    multiplicity_[e] = 0.0;
+    remove_at(static_cast<size_t>(position_[e]));
+    position_[e] = -1;
+}
+
+void PendingQueue::emit(int64_t group_size, Xoshiro256& rng, std::vector<Emission>& group) {
+    group.clear();
+    const auto n = static_cast<int64_t>(queued_.size());
+    if (group_size <= 0 || group_size >= n) {
+        for (const int32_t entry : queued_) {
+            const auto e = static_cast<size_t>(entry);
+            group.push_back({entry, multiplicity_[e]});
+            multiplicity_[e] = 0.0;
+            position_[e] = -1;
+        }
+        queued_.clear();
+        heap_.clear();
+    } else if (schedule_ == Schedule::Random) {
+        // A partial Fisher-Yates shuffle from the back: each pick is uniform over the entries left.
+        for (int64_t picked = 0; picked < group_size; ++picked) {
+            const auto remaining = static_cast<uint64_t>(n - picked);
+            const auto j = static_cast<size_t>(rng.below(remaining));
+            take(queued_[j], group);
+        }
+    } else {
+        while (static_cast<int64_t>(group.size()) < group_size) {
+            std::pop_heap(heap_.begin(), heap_.end(), ranks_lower);
+            const HeapItem top = heap_.back();
+            heap_.pop_back();
+            const auto e = static_cast<size_t>(top.entry);
+            if (position_[e] < 0 || version_[e] != top.version) continue;  // stale
+            take(top.entry, group);
+        }
+    }
+    std::sort(group.begin(), group.end(), [](const Emission& a, const Emission& b) { return a.entry < b.entry; });
+}
+
+void PendingQueue::clear() {
+    for (const int32_t entry : queued_) {
+        multiplicity_[static_cast<size_t>(entry)] = 0.0;
+        position_[static_cast<size_t>(entry)] = -1;
+    }
+    queued_.clear();
+    heap_.clear();
+}
+
+}  // namespace neuroemu

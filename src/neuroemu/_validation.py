@@ -1,0 +1,68 @@
+"""Argument checks shared by the public classes: each failure names the argument."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import ConfigError, InputError, NeuroemuTypeError
+
+
+def real_array(value: Any, name: str) -> NDArray[np.float64]:
+    """``value`` as a float64 array; bool, integer and float inputs only."""
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # ragged nested lists and the like
+        raise NeuroemuTypeError(f"{name} must be a numeric array: {exc}") from exc
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.bool_)
+        or np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise NeuroemuTypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    return np.asarray(array, dtype=np.float64, order="C")
+
+
+def event_frames(value: Any, name: str, n_inputs: int, ndim: int) -> NDArray[np.float64]:
+    """Checks frames of non-negative event counts shaped (..., bins, n_inputs) with ``ndim`` axes."""
+    frames = real_array(value, name)
+    layout = "(bins, n_inputs)" if ndim == 2 else "(samples, bins, n_inputs)"
+    if frames.ndim != ndim:
+        raise InputError(f"{name} must be a {ndim}-D array shaped {layout}, got shape {frames.shape}")
+    if frames.shape[-1] != n_inputs:
+        raise InputError(
+            f"{name} has {frames.shape[-1]} input channels (last axis), the network has {n_inputs}"
+        )
+    if not np.all(np.isfinite(frames)):
+        raise InputError(f"{name} contains NaN or infinite values")
+    if np.any(frames < 0):
+        raise InputError(f"{name} contains negative values; frames hold event counts >= 0")
+    return frames
+
+
+def positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise NeuroemuTypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < 1:
+        raise ConfigError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def non_negative_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise NeuroemuTypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < 0:
+        raise ConfigError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def choice(value: Any, name: str, options: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise NeuroemuTypeError(f"{name} must be one of {options}, got {type(value).__name__}")
+    if value not in options:
+        raise ConfigError(f"{name} must be one of {options}, got {value!r}")
+    return value
