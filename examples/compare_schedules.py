@@ -28,7 +28,10 @@ def main() -> None:
     inputs = (rng.random((args.samples, 10, 64)) < rates).astype(np.float64)
 
     print(f"{net}, {args.samples} samples x 10 bins\n")
-    header = f"| {'schedule':<9} | {'F':>4} | {'spikes':>8} | {'synops':>8} | {'fwd steps':>9} | {'spikes->1st out':>15} | {'agrees w/ sync':>14} |"
+    header = (
+        f"| {'schedule':<9} | {'F':>4} | {'spikes':>8} | {'synops':>8} | {'fwd steps':>9} "
+        f"| {'spikes->1st out':>15} | {'agrees w/ sync':>14} |"
+    )
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     reference = None

@@ -8,8 +8,6 @@ checks the engine against itself (also under the random schedule).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,10 +16,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import neuroemu
-
-if str(Path(__file__).parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).parent))
-
 from oracle import simulate  # noqa: E402
 
 # Draw threshold and beta sometimes as a list with one scalar per layer (else one scalar).

@@ -7,14 +7,9 @@ docs/semantics.md (the derivation is in the comments), or from an independent ti
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-if str(Path(__file__).parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).parent))
 
 from oracle import simulate  # noqa: E402
 

@@ -228,11 +228,11 @@ class Network:
                 raise NeuroemuTypeError(f"refractory must be a bool or a list of bools, got {r!r}")
             refractories.append(bool(r))
         populations = [
-            Population(size, thresholds[l], betas[l], biases[l], resets[l], refractories[l])
-            for l, size in enumerate(sizes)
+            Population(size, thresholds[k], betas[k], biases[k], resets[k], refractories[k])
+            for k, size in enumerate(sizes)
         ]
         projections = [
-            Projection(l - 1, l, indptr, indices, data) for l, (_, _, indptr, indices, data) in enumerate(fan_outs)
+            Projection(k - 1, k, indptr, indices, data) for k, (_, _, indptr, indices, data) in enumerate(fan_outs)
         ]
         return cls(fan_outs[0][1], populations, projections, dt=dt)
 
