@@ -65,13 +65,13 @@ class _Counters:
     @property
     def spikes_per_layer(self) -> IntArray:
         """Spikes per layer summed over bins."""
-        return self.layer_spike_counts.sum(axis=-2)
+        return np.asarray(self.layer_spike_counts.sum(axis=-2), dtype=np.int64)
 
     @property
-    def spike_density(self) -> NDArray[np.float64] | float:
-        """Spikes per neuron per bin."""
+    def spike_density(self) -> Any:
+        """Spikes per neuron per bin (a float, or one per sample of a batch)."""
         cells = sum(self.layer_sizes) * max(self.n_bins, 1)
-        return self.total_spikes / cells
+        return self.layer_spike_counts.sum(axis=(-2, -1)) / cells
 
     @property
     def spikes_to_first_output(self) -> IntArray:
@@ -161,19 +161,19 @@ class BatchResult(_Counters):
     @property
     def forward_steps(self) -> IntArray:
         """Forward steps per sample, summed over bins."""
-        return self.forward_steps_per_bin.sum(axis=-1)
+        return np.asarray(self.forward_steps_per_bin.sum(axis=-1), dtype=np.int64)
 
     @property
     def synops(self) -> IntArray:
-        return self.synops_per_bin.sum(axis=-1)
+        return np.asarray(self.synops_per_bin.sum(axis=-1), dtype=np.int64)
 
     @property
     def neuron_updates(self) -> IntArray:
-        return self.neuron_updates_per_bin.sum(axis=-1)
+        return np.asarray(self.neuron_updates_per_bin.sum(axis=-1), dtype=np.int64)
 
     @property
     def total_spikes(self) -> IntArray:
-        return self.layer_spike_counts.sum(axis=(-2, -1))
+        return np.asarray(self.layer_spike_counts.sum(axis=(-2, -1)), dtype=np.int64)
 
     @property
     def predictions(self) -> IntArray:

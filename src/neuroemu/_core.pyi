@@ -1,0 +1,42 @@
+# Hand-written stub of the compiled engine module (bindings/). Private: use the neuroemu package.
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+class Network:
+    def __init__(
+        self,
+        n_inputs: int,
+        population_sizes: list[int],
+        threshold: NDArray[np.float64],
+        beta: NDArray[np.float64],
+        bias: NDArray[np.float64],
+        subtract_reset: NDArray[np.uint8],
+        refractory: NDArray[np.uint8],
+        projections: list[tuple[int, int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float64]]],
+    ) -> None: ...
+    @property
+    def n_inputs(self) -> int: ...
+    @property
+    def n_neurons(self) -> int: ...
+    @property
+    def n_populations(self) -> int: ...
+    @property
+    def n_outputs(self) -> int: ...
+    @property
+    def n_synapses(self) -> int: ...
+
+def run_batch(
+    network: Network,
+    schedule: int,
+    group_size: int,
+    prioritize_input: bool,
+    seed: int,
+    max_post_output_steps: int,
+    max_steps_per_bin: int,
+    record: int,
+    inputs: NDArray[np.float64],
+    threads: int,
+    first_index: int,
+) -> dict[str, Any]: ...
