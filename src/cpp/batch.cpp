@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -28,13 +29,11 @@ SampleCounters BatchCounters::sample(int64_t b, int64_t bins, int64_t n_neurons,
     return s;
 }
 
-void run_batch(const Network& network, const RunConfig& config, const BatchInput& input, uint64_t first_index,
-               const BatchCounters& out, int32_t threads, const std::function<bool()>& poll) {
-    validate(config);
+void run_parallel(int64_t samples, int32_t threads, const std::function<SampleWorker()>& make_worker,
+                  const std::function<bool()>& poll) {
     if (threads < 1) throw ConfigError("threads must be >= 1");
-    if (input.samples <= 0) return;
-    const int64_t workers = std::min<int64_t>(threads, input.samples);
-    const int64_t frame_size = input.bins * network.n_inputs();
+    if (samples <= 0) return;
+    const int64_t workers = std::min<int64_t>(threads, samples);
 
     std::atomic<int64_t> next{0};
     std::atomic<bool> cancel{false};
@@ -45,12 +44,9 @@ void run_batch(const Network& network, const RunConfig& config, const BatchInput
 
     auto work = [&]() {
         try {
-            Engine engine(network);
-            for (int64_t b = next.fetch_add(1); b < input.samples && !cancel.load(); b = next.fetch_add(1)) {
-                engine.run(config, input.frames + b * frame_size, input.bins, first_index + static_cast<uint64_t>(b),
-                           out.sample(b, input.bins, network.n_neurons(), network.n_populations(),
-                                      network.n_outputs()),
-                           &cancel);
+            const SampleWorker worker = make_worker();
+            for (int64_t b = next.fetch_add(1); b < samples && !cancel.load(); b = next.fetch_add(1)) {
+                worker(b, &cancel);
             }
         } catch (...) {
             std::lock_guard<std::mutex> lock(mutex);
@@ -84,6 +80,23 @@ void run_batch(const Network& network, const RunConfig& config, const BatchInput
     for (auto& thread : pool) thread.join();
     if (cancelled_by_poll) throw Cancelled();
     if (first_error) std::rethrow_exception(first_error);
+}
+
+void run_batch(const Network& network, const RunConfig& config, const BatchInput& input, uint64_t first_index,
+               const BatchCounters& out, int32_t threads, const std::function<bool()>& poll) {
+    validate(config);
+    if (threads < 1) throw ConfigError("threads must be >= 1");
+    if (input.samples <= 0) return;
+    const int64_t frame_size = input.bins * network.n_inputs();
+    auto make_worker = [&]() -> SampleWorker {
+        auto engine = std::make_shared<Engine>(network);
+        return [&, engine](int64_t b, const std::atomic<bool>* cancel) {
+            engine->run(config, input.frames + b * frame_size, input.bins, first_index + static_cast<uint64_t>(b),
+                        out.sample(b, input.bins, network.n_neurons(), network.n_populations(), network.n_outputs()),
+                        cancel);
+        };
+    };
+    run_parallel(input.samples, threads, make_worker, poll);
 }
 
 }  // namespace neuroemu

@@ -51,18 +51,18 @@ void validate(const RunConfig& config) {
 Engine::Engine(const Network& network) : net_(network) {
     const auto n = static_cast<size_t>(net_.n_neurons());
     v_.resize(n);
-    current_.resize(n);
+    current_.assign(n, 0.0);
     pre_spike_.resize(n);
     leaked_to_.resize(n);
     refractory_bin_.resize(n);
     received_stamp_.assign(n, 0);
     checked_stamp_.assign(n, 0);
     in_above_.resize(n);
-    received_by_population_.resize(static_cast<size_t>(net_.n_populations()));
 }
 
 void Engine::reset_sample() {
     std::fill(v_.begin(), v_.end(), 0.0);
+    std::fill(current_.begin(), current_.end(), 0.0);  // a run that threw may have left current behind
     std::fill(leaked_to_.begin(), leaked_to_.end(), -1);
     std::fill(refractory_bin_.begin(), refractory_bin_.end(), -1);
     std::fill(in_above_.begin(), in_above_.end(), uint8_t{0});
@@ -73,7 +73,6 @@ void Engine::reset_sample() {
 void Engine::catch_up(int32_t neuron, int32_t bin) {
     const auto i = static_cast<size_t>(neuron);
     int32_t done = leaked_to_[i];
-    if (done >= bin) return;
     const double beta = net_.params().beta[i];
     const double bias = net_.params().bias[i];
     double v = v_[i];
@@ -90,43 +89,114 @@ void Engine::catch_up(int32_t neuron, int32_t bin) {
     leaked_to_[i] = bin;
 }
 
+void Engine::start_delivery() {
+    ++receive_stamp_;
+    received_.clear();
+    received_ranges_.clear();
+}
+
 void Engine::deliver(const FanOut& fanout, double multiplicity) {
+    if (fanout.size == 0) return;
+    if (fanout.contiguous) {
+        // A dense row: one vectorisable pass. Each target still sums in ascending source order, since
+        // sources are delivered in ascending order and current_ starts from 0.0.
+        const int32_t first = fanout.targets[0];
+        double* current = current_.data() + first;
+        for (int64_t s = 0; s < fanout.size; ++s) current[s] += multiplicity * fanout.weights[s];
+        const std::pair<int32_t, int32_t> range{first, static_cast<int32_t>(first + fanout.size)};
+        if (received_ranges_.empty() || received_ranges_.back() != range) received_ranges_.push_back(range);
+        return;
+    }
     for (int64_t s = 0; s < fanout.size; ++s) {
         const int32_t target = fanout.targets[s];
         const auto t = static_cast<size_t>(target);
+        current_[t] += multiplicity * fanout.weights[s];
         if (received_stamp_[t] != receive_stamp_) {
             received_stamp_[t] = receive_stamp_;
-            current_[t] = 0.0;
             received_.push_back(target);
         }
-        current_[t] += multiplicity * fanout.weights[s];
     }
 }
 
-void Engine::check(int32_t neuron, BinContext& ctx, bool bias_rule) {
+inline void Engine::check(int32_t neuron, BinContext& ctx, bool received, bool bias_rule) {
     const auto i = static_cast<size_t>(neuron);
     if (checked_stamp_[i] == check_stamp_) return;
     checked_stamp_[i] = check_stamp_;
+    const double current = current_[i];
+    current_[i] = 0.0;
     if (refractory_bin_[i] == ctx.bin) return;  // the current is discarded
-    catch_up(neuron, ctx.bin);
+    if (leaked_to_[i] < ctx.bin) catch_up(neuron, ctx.bin);
     const double theta = net_.params().threshold[i];
-    const bool received = received_stamp_[i] == receive_stamp_;
     const double v = v_[i];
     if (!received && !(bias_rule && net_.params().bias[i] != 0.0) && !(v > theta)) return;
     ++ctx.updates;
-    const double u = received ? v + current_[i] : v;
+    const double u = received ? v + current : v;
     if (!(u > theta)) {
         v_[i] = u;
         return;
     }
+    spike(neuron, u, ctx.bin);
+}
+
+void Engine::spike(int32_t neuron, double u, int32_t bin) {
+    const auto i = static_cast<size_t>(neuron);
+    const double theta = net_.params().threshold[i];
     pre_spike_[i] = u;
     v_[i] = net_.params().subtract_reset[i] ? u - theta : 0.0;
-    if (net_.params().refractory[i]) refractory_bin_[i] = ctx.bin;
+    if (net_.params().refractory[i]) refractory_bin_[i] = bin;
     if (v_[i] > theta && !in_above_[i]) {
         in_above_[i] = 1;
         above_.push_back(neuron);
     }
     step_spikes_.push_back(neuron);
+}
+
+// Checks every neuron in [first, last) that received in this delivery.
+void Engine::check_received(BinContext& ctx, bool bias_rule, int32_t first, int32_t last) {
+    // Contiguous rows reached whole ranges: merge them so that each neuron is visited once, in a tight
+    // loop (the common case of a dense layer, where every step touches the whole next layer).
+    if (received_ranges_.size() > 1) {
+        std::sort(received_ranges_.begin(), received_ranges_.end());
+        size_t merged = 0;
+        for (size_t r = 1; r < received_ranges_.size(); ++r) {
+            if (received_ranges_[r].first <= received_ranges_[merged].second) {
+                received_ranges_[merged].second = std::max(received_ranges_[merged].second, received_ranges_[r].second);
+            } else {
+                received_ranges_[++merged] = received_ranges_[r];
+            }
+        }
+        received_ranges_.resize(merged + 1);
+    }
+    const double* __restrict threshold = net_.params().threshold.data();
+    double* __restrict current = current_.data();
+    double* v = v_.data();  // not restrict: catch_up and spike write it too
+    uint64_t* __restrict checked = checked_stamp_.data();
+    const int32_t* refractory_bin = refractory_bin_.data();
+    const int32_t* leaked_to = leaked_to_.data();
+    const int32_t bin = ctx.bin;
+    const uint64_t stamp = check_stamp_;
+    int64_t updates = 0;
+    for (const auto& [begin, end] : received_ranges_) {
+        const int32_t stop = std::min(end, last);
+        for (int32_t neuron = std::max(begin, first); neuron < stop; ++neuron) {
+            checked[neuron] = stamp;
+            const double input = current[neuron];
+            current[neuron] = 0.0;
+            if (refractory_bin[neuron] == bin) continue;  // the current is discarded
+            if (leaked_to[neuron] < bin) catch_up(neuron, bin);
+            ++updates;
+            const double u = v[neuron] + input;
+            if (u > threshold[neuron]) {
+                spike(neuron, u, bin);
+            } else {
+                v[neuron] = u;
+            }
+        }
+    }
+    ctx.updates += updates;
+    for (const int32_t neuron : received_) {
+        if (neuron >= first && neuron < last) check(neuron, ctx, true, bias_rule);
+    }
 }
 
 void Engine::refresh_above() {
@@ -170,8 +240,8 @@ void Engine::run_async_bin(BinContext& ctx, const double* frame, Xoshiro256& rng
     const RunConfig& config = ctx.config;
     const int32_t n_inputs = net_.n_inputs();
     const int32_t bin = ctx.bin;
-    ++receive_stamp_;
-    received_.clear();
+    const int32_t n = net_.n_neurons();
+    start_delivery();
     if (config.prioritize_input) {
         for (int32_t c = 0; c < n_inputs; ++c) {
             const double x = frame[c];
@@ -189,11 +259,11 @@ void Engine::run_async_bin(BinContext& ctx, const double* frame, Xoshiro256& rng
     for (int64_t step = 0;; ++step) {
         ++check_stamp_;
         step_spikes_.clear();
-        for (size_t r = 0; r < received_.size(); ++r) check(received_[r], ctx, step == 0);
+        check_received(ctx, step == 0, 0, n);
         if (step == 0) {
-            for (const int32_t neuron : net_.biased_neurons()) check(neuron, ctx, true);
+            for (const int32_t neuron : net_.biased_neurons()) check(neuron, ctx, false, true);
         }
-        for (size_t a = 0; a < above_.size(); ++a) check(above_[a], ctx, step == 0);
+        for (size_t a = 0; a < above_.size(); ++a) check(above_[a], ctx, false, step == 0);
         if (!above_.empty()) refresh_above();
         record_step(ctx, step);
         const double key = config.schedule == Schedule::Fifo ? -static_cast<double>(step) : 0.0;
@@ -218,8 +288,7 @@ void Engine::run_async_bin(BinContext& ctx, const double* frame, Xoshiro256& rng
             throw Cancelled();
         }
         queue_.emit(config.group_size, rng, group_);
-        ++receive_stamp_;
-        received_.clear();
+        start_delivery();
         for (const Emission& e : group_) {
             if (e.entry < n_inputs) {
                 const FanOut row = net_.input_fanout().row(e.entry);
@@ -238,9 +307,8 @@ void Engine::run_sync_bin(BinContext& ctx, const double* frame) {
     const int32_t n_inputs = net_.n_inputs();
     const int32_t n_pop = net_.n_populations();
     const int32_t n = net_.n_neurons();
-    ++receive_stamp_;
     ++check_stamp_;
-    received_.clear();
+    start_delivery();
     for (int32_t c = 0; c < n_inputs; ++c) {
         const double x = frame[c];
         if (x > 0.0) {
@@ -249,14 +317,6 @@ void Engine::run_sync_bin(BinContext& ctx, const double* frame) {
             deliver(row, x);
         }
     }
-    for (auto& list : received_by_population_) list.clear();
-    size_t sorted_until = 0;
-    auto sort_received = [&]() {
-        for (; sorted_until < received_.size(); ++sorted_until) {
-            const int32_t neuron = received_[sorted_until];
-            received_by_population_[static_cast<size_t>(net_.population_of(neuron))].push_back(neuron);
-        }
-    };
     bin_spikes_.clear();
     const auto& biased = net_.biased_neurons();
     auto biased_at = biased.begin();
@@ -271,12 +331,11 @@ void Engine::run_sync_bin(BinContext& ctx, const double* frame) {
             ctx.synops += part.size;
             deliver(part, 1.0);
         }
-        sort_received();
         step_spikes_.clear();
-        for (const int32_t neuron : received_by_population_[static_cast<size_t>(p)]) check(neuron, ctx, true);
-        for (; biased_at != biased.end() && *biased_at < last; ++biased_at) check(*biased_at, ctx, true);
+        check_received(ctx, true, first, last);
+        for (; biased_at != biased.end() && *biased_at < last; ++biased_at) check(*biased_at, ctx, false, true);
         for (size_t a = 0; a < above_.size(); ++a) {
-            if (above_[a] >= first && above_[a] < last) check(above_[a], ctx, true);
+            if (above_[a] >= first && above_[a] < last) check(above_[a], ctx, false, true);
         }
         record_step(ctx, p);
         for (const int32_t source : step_spikes_) {
@@ -306,7 +365,9 @@ void Engine::run(const RunConfig& config, const double* frames, int64_t bins, ui
         if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
         BinContext ctx{config, out, static_cast<int32_t>(t), max_steps, 0, -1, 0, 0, cancel};
         // Neurons with a bias change every bin: bring them up to date now (leak, then bias).
-        for (const int32_t neuron : net_.biased_neurons()) catch_up(neuron, ctx.bin);
+        for (const int32_t neuron : net_.biased_neurons()) {
+            if (leaked_to_[static_cast<size_t>(neuron)] < ctx.bin) catch_up(neuron, ctx.bin);
+        }
         const double* frame = frames + t * net_.n_inputs();
         if (config.schedule == Schedule::Sync) {
             run_sync_bin(ctx, frame);

@@ -76,6 +76,7 @@ FanOutTable::FanOutTable(int64_t n_sources, const std::vector<std::pair<int32_t,
         }
     }
     std::vector<std::pair<int32_t, double>> row;
+    contiguous_.assign(static_cast<std::size_t>(n_sources), 0);
     for (int64_t s = 0; s < n_sources; ++s) {
         const auto begin = static_cast<size_t>(indptr_[static_cast<size_t>(s)]);
         const auto end = static_cast<size_t>(indptr_[static_cast<size_t>(s) + 1]);
@@ -91,6 +92,13 @@ FanOutTable::FanOutTable(int64_t n_sources, const std::vector<std::pair<int32_t,
             weights_[k] = row[k - begin].second;
         }
     }
+    for (int64_t s = 0; s < n_sources; ++s) {
+        const auto begin = static_cast<size_t>(indptr_[static_cast<size_t>(s)]);
+        const auto end = static_cast<size_t>(indptr_[static_cast<size_t>(s) + 1]);
+        bool consecutive = end > begin;
+        for (size_t k = begin + 1; k < end && consecutive; ++k) consecutive = targets_[k] == targets_[k - 1] + 1;
+        contiguous_[static_cast<size_t>(s)] = consecutive ? 1 : 0;
+    }
 }
 
 FanOut FanOutTable::row_range(int64_t source, int32_t first_target, int32_t last_target) const {
@@ -98,7 +106,7 @@ FanOut FanOutTable::row_range(int64_t source, int32_t first_target, int32_t last
     const int32_t* begin = std::lower_bound(all.targets, all.targets + all.size, first_target);
     const int32_t* end = std::lower_bound(begin, all.targets + all.size, last_target);
     const auto skip = begin - all.targets;
-    return {begin, all.weights + skip, end - begin};
+    return {begin, all.weights + skip, end - begin, all.contiguous};
 }
 
 Network::Network(int32_t n_inputs, std::vector<int32_t> population_sizes, NeuronParameters params,

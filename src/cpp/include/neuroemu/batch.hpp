@@ -2,6 +2,7 @@
 // schedule, so results are identical for any thread count and any split of a batch.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 
@@ -16,6 +17,15 @@ struct BatchInput {
     int64_t samples;
     int64_t bins;
 };
+
+// Runs samples 0 .. samples-1 on a pool of min(threads, samples) threads. Each thread calls `make_worker` once
+// (to own its scratch state) and then the worker for each sample it takes; the worker should return early
+// (or throw Cancelled) once `cancel` is set. `poll` is called on the calling thread about every 50 ms;
+// returning true cancels the batch, which then throws Cancelled. The first error of any worker is rethrown
+// after all have stopped.
+using SampleWorker = std::function<void(int64_t sample, const std::atomic<bool>* cancel)>;
+void run_parallel(int64_t samples, int32_t threads, const std::function<SampleWorker()>& make_worker,
+                  const std::function<bool()>& poll);
 
 // `poll` is called on the calling thread about every 50 ms while workers run; returning true cancels the
 // batch, which then throws Cancelled. The first error of any worker is rethrown after all have stopped.

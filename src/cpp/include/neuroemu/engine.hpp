@@ -27,29 +27,32 @@ private:
     struct BinContext;
 
     void reset_sample();
-    void catch_up(int32_t neuron, int32_t bin);
+    void catch_up(int32_t neuron, int32_t bin);  // applies the leaks (and biases) of bins not yet applied
     void deliver(const FanOut& fanout, double multiplicity);
-    void check(int32_t neuron, BinContext& ctx, bool bias_rule);
+    void check(int32_t neuron, BinContext& ctx, bool received, bool bias_rule);
+    void spike(int32_t neuron, double u, int32_t bin);
+    void check_received(BinContext& ctx, bool bias_rule, int32_t first, int32_t last);
     void record_step(BinContext& ctx, int64_t step);
     void run_async_bin(BinContext& ctx, const double* frame, Xoshiro256& rng);
     void run_sync_bin(BinContext& ctx, const double* frame);
+    void start_delivery();
     void refresh_above();
 
     const Network& net_;
     std::vector<double> v_;
-    std::vector<double> current_;
+    std::vector<double> current_;          // zero except for delivered, not yet checked neurons
     std::vector<double> pre_spike_;
     std::vector<int32_t> leaked_to_;       // the last bin whose leak (and bias) v_ includes
     std::vector<int32_t> refractory_bin_;  // the bin in which the neuron last became refractory
     std::vector<uint64_t> received_stamp_;
     std::vector<uint64_t> checked_stamp_;
     std::vector<uint8_t> in_above_;
-    std::vector<int32_t> received_;
+    std::vector<int32_t> received_;        // neurons reached by a scattered fan-out row this step
+    std::vector<std::pair<int32_t, int32_t>> received_ranges_;  // [first, last) reached by contiguous rows
     std::vector<int32_t> above_;           // neurons whose potential may sit above threshold
     std::vector<int32_t> step_spikes_;
     std::vector<int32_t> bin_spikes_;      // sync: spikes of this bin, in ascending order
     std::vector<int32_t> previous_bin_spikes_;
-    std::vector<std::vector<int32_t>> received_by_population_;  // sync
     std::vector<Emission> group_;
     uint64_t receive_stamp_ = 0;
     uint64_t check_stamp_ = 0;

@@ -26,11 +26,13 @@ struct NeuronParameters {
     std::vector<uint8_t> refractory;      // 1 = refractory until the next bin after a spike
 };
 
-// A row range of a fan-out list: the synapses of one source.
+// A row range of a fan-out list: the synapses of one source. `contiguous` rows target the consecutive
+// neurons targets[0], targets[0] + 1, ... (a dense layer): the engine then adds them as one vector.
 struct FanOut {
     const int32_t* targets;
     const double* weights;
     int64_t size;
+    bool contiguous;
 };
 
 // Global fan-out lists over all projections, indexed by global neuron index. Each source's synapses are
@@ -44,7 +46,8 @@ public:
     FanOut row(int64_t source) const {
         const int64_t begin = indptr_[static_cast<std::size_t>(source)];
         const int64_t end = indptr_[static_cast<std::size_t>(source) + 1];
-        return {targets_.data() + begin, weights_.data() + begin, end - begin};
+        return {targets_.data() + begin, weights_.data() + begin, end - begin,
+                contiguous_[static_cast<std::size_t>(source)] != 0};
     }
     // The synapses of `source` whose targets lie in [first_target, last_target).
     FanOut row_range(int64_t source, int32_t first_target, int32_t last_target) const;
@@ -54,6 +57,7 @@ private:
     std::vector<int64_t> indptr_;
     std::vector<int32_t> targets_;
     std::vector<double> weights_;
+    std::vector<uint8_t> contiguous_;  // per row
 };
 
 class Network {

@@ -1,0 +1,620 @@
+#include "neuroemu/timed_engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "neuroemu/batch.hpp"
+#include "neuroemu/errors.hpp"
+
+namespace neuroemu {
+
+namespace {
+
+// The synaptic-operation multiplicity of an input event: its count, or one graded event (as in the step
+// engine, docs/semantics.md "Counters").
+int64_t input_events(double x) { return (x == std::floor(x) && x < 9.0e15) ? static_cast<int64_t>(x) : 1; }
+
+// A neuron with subtract reset and no refractoriness fires again at once while it stays above threshold;
+// this bounds one update (runaway potentials).
+constexpr int64_t kMaxSpikesPerUpdate = 1000000;
+
+}  // namespace
+
+// Momentum ranks a core's waiting messages: highest pre-spike potential first (input: +inf), ties by lower
+// entry (input channels before neurons), then by arrival order. As a heap "less": a ranks below b.
+bool TimedEngine::momentum_below(const Message& a, const Message& b) {
+    if (a.key != b.key) return a.key < b.key;
+    if (a.entry != b.entry) return a.entry > b.entry;
+    return a.seq > b.seq;
+}
+
+TimedEngine::TimedEngine(const Network& network, const HardwareModel& model) : net_(network), model_(model) {
+    if (!model_.fits(net_)) throw ConfigError("the hardware mapping was built for another network");
+    const auto n = static_cast<std::size_t>(net_.n_neurons());
+    v_.resize(n);
+    current_.resize(n);
+    pre_spike_.resize(n);
+    leaked_to_.resize(n);
+    leaked_at_.resize(n);
+    refractory_bin_.resize(n);
+    received_stamp_.assign(n, 0);
+    checked_stamp_.assign(n, 0);
+    in_above_.resize(n);
+    const auto n_cores = static_cast<std::size_t>(model_.n_cores());
+    cores_.resize(n_cores);
+    biased_of_core_.resize(n_cores);
+    above_of_core_.resize(n_cores);
+    cores_of_population_.resize(static_cast<std::size_t>(net_.n_populations()));
+    for (const int32_t neuron : net_.biased_neurons()) {
+        biased_of_core_[static_cast<std::size_t>(model_.core_of(neuron))].push_back(neuron);
+    }
+    for (int32_t c = 0; c < model_.n_cores(); ++c) {
+        cores_of_population_[static_cast<std::size_t>(model_.core_population(c))].push_back(c);
+    }
+}
+
+// -- neuron state (the LIF rules of docs/semantics.md) ---------------------------------------------------
+
+int32_t TimedEngine::bin_of(int64_t time) const {
+    // Work still pending after the last bin completes in the last bin's terms.
+    return static_cast<int32_t>(std::min<int64_t>(time / model_.dt(), bins_ - 1));
+}
+
+double TimedEngine::decay(double beta, int64_t elapsed) const {
+    if (beta == 1.0 || elapsed <= 0) return 1.0;
+    if (beta == 0.0) return 0.0;
+    return std::exp(std::log(beta) * (static_cast<double>(elapsed) / static_cast<double>(model_.dt())));
+}
+
+void TimedEngine::catch_up(int32_t neuron, int32_t bin, int64_t time) {
+    const auto i = static_cast<std::size_t>(neuron);
+    const double beta = net_.params().beta[i];
+    const double bias = net_.params().bias[i];
+    int32_t done = leaked_to_[i];
+    double v = v_[i];
+    if (!config_->continuous_leak) {
+        if (done >= bin) return;
+        if (bias == 0.0) {
+            if (beta != 1.0) {
+                for (; done < bin && v != 0.0; ++done) v *= beta;
+            }
+        } else {
+            for (; done < bin; ++done) v = v * beta + bias;  // -ffp-contract=off: no fused FMA
+        }
+    } else {
+        // Exact exponential decay over the elapsed time; the bias still enters once per bin, at each bin
+        // boundary crossed.
+        int64_t at = leaked_at_[i];
+        if (bias != 0.0) {
+            for (; done < bin; ++done) {
+                const int64_t boundary = static_cast<int64_t>(done + 1) * model_.dt();
+                v = v * decay(beta, boundary - at) + bias;
+                at = std::max(at, boundary);
+            }
+        }
+        v *= decay(beta, time - at);
+        leaked_at_[i] = std::max(at, time);
+    }
+    v_[i] = v;
+    leaked_to_[i] = std::max(leaked_to_[i], bin);
+}
+
+void TimedEngine::deliver(const Message& m) {
+    const Route& r = model_.route(m.route);
+    const int32_t n_inputs = net_.n_inputs();
+    const FanOut row = m.entry < n_inputs ? net_.input_fanout().row(m.entry)
+                                          : net_.neuron_fanout().row(m.entry - n_inputs);
+    for (int64_t s = r.begin; s < r.end; ++s) {
+        const int32_t target = row.targets[s];
+        const auto t = static_cast<std::size_t>(target);
+        if (received_stamp_[t] != receive_stamp_) {
+            received_stamp_[t] = receive_stamp_;
+            current_[t] = 0.0;
+            received_.push_back(target);
+        }
+        current_[t] += m.multiplicity * row.weights[s];
+    }
+}
+
+int64_t TimedEngine::synop_events(const Message& m) const {
+    const Route& r = model_.route(m.route);
+    const int64_t events = m.entry < net_.n_inputs() ? input_events(m.multiplicity)
+                                                     : static_cast<int64_t>(m.multiplicity);
+    return events * (r.end - r.begin);
+}
+
+// The threshold check after integration (u = v + I): returns the number of spikes.
+int64_t TimedEngine::fire(int32_t neuron, double u, int32_t bin, bool repeat) {
+    const auto i = static_cast<std::size_t>(neuron);
+    const double theta = net_.params().threshold[i];
+    if (!(u > theta)) {
+        v_[i] = u;
+        return 0;
+    }
+    const bool subtract = net_.params().subtract_reset[i] != 0;
+    const bool refractory = net_.params().refractory[i] != 0;
+    int64_t k = 0;
+    for (;;) {
+        pre_spike_[i] = u;
+        v_[i] = subtract ? u - theta : 0.0;
+        ++k;
+        if (refractory) {
+            refractory_bin_[i] = bin;
+            break;
+        }
+        if (!repeat || !(v_[i] > theta)) break;
+        if (k >= kMaxSpikesPerUpdate) {
+            throw ConfigError("neuron " + std::to_string(neuron) + " fired more than " +
+                              std::to_string(kMaxSpikesPerUpdate) + " times in one update (runaway potential)");
+        }
+        u = v_[i];
+    }
+    if (v_[i] > theta && !in_above_[i]) {
+        in_above_[i] = 1;
+        above_of_core_[static_cast<std::size_t>(model_.core_of(neuron))].push_back(neuron);
+    }
+    return k;
+}
+
+void TimedEngine::refresh_above(int32_t core) {
+    auto& above = above_of_core_[static_cast<std::size_t>(core)];
+    std::size_t kept = 0;
+    for (const int32_t neuron : above) {
+        const auto i = static_cast<std::size_t>(neuron);
+        if (v_[i] > net_.params().threshold[i]) {
+            above[kept++] = neuron;
+        } else {
+            in_above_[i] = 0;
+        }
+    }
+    above.resize(kept);
+}
+
+// Records spikes_ (sorted by neuron) as one step of `bin`: all of them count towards spikes_to_output.
+// `step` is the event log's step index, `steps_so_far` what steps_to_output reports.
+void TimedEngine::record(int32_t bin, int64_t step, int64_t steps_so_far) {
+    const SampleCounters& out = out_->bins;
+    const int64_t n = net_.n_neurons();
+    const int64_t n_out = net_.n_outputs();
+    const int32_t output_offset = net_.output_offset();
+    const auto b = static_cast<std::size_t>(bin);
+    for (const Spike& s : spikes_) bin_spikes_[b] += s.count;
+    for (const Spike& s : spikes_) {
+        if (out.spike_counts) out.spike_counts[bin * n + s.neuron] += static_cast<int32_t>(s.count);
+        out.population_spikes[bin * net_.n_populations() + net_.population_of(s.neuron)] += s.count;
+        if (out.events) {
+            for (int64_t k = 0; k < s.count; ++k) out.events->push_back({bin, static_cast<int32_t>(step), s.neuron});
+        }
+        if (s.neuron >= output_offset) {
+            const int64_t c = s.neuron - output_offset;
+            out.output_counts[bin * n_out + c] += static_cast<int32_t>(s.count);
+            if (out_->first_output[c] < 0) out_->first_output[c] = s.time;
+            if (out.spikes_to_output[bin * n_out + c] < 0) {
+                out.spikes_to_output[bin * n_out + c] = bin_spikes_[b];
+                out.steps_to_output[bin * n_out + c] = steps_so_far;
+            }
+        }
+    }
+}
+
+void TimedEngine::count_route(const Route& r, bool input) {
+    int64_t* totals = out_->totals;
+    ++totals[kMessages];
+    if (input) ++totals[kInputMessages];
+    if (r.in_tile) {
+        ++totals[kInTileMessages];
+    } else {
+        totals[kHopsEastWest] += r.hops_east_west;
+        totals[kHopsNorthSouth] += r.hops_north_south;
+        totals[kChipCrossings] += r.chip_crossings;
+    }
+}
+
+void TimedEngine::reset_sample(const TimedConfig& config, const TimedSampleCounters& out, int64_t bins) {
+    config_ = &config;
+    out_ = &out;
+    bins_ = bins;
+    std::fill(v_.begin(), v_.end(), 0.0);
+    std::fill(leaked_to_.begin(), leaked_to_.end(), -1);
+    std::fill(leaked_at_.begin(), leaked_at_.end(), int64_t{0});
+    std::fill(refractory_bin_.begin(), refractory_bin_.end(), -1);
+    std::fill(in_above_.begin(), in_above_.end(), uint8_t{0});
+    for (auto& above : above_of_core_) above.clear();
+    for (auto& core : cores_) {
+        core.busy = false;
+        core.dispatch_pending = false;
+        core.task_is_update = false;
+        core.updates_due = 0;
+        core.waiting.clear();
+        core.head = 0;
+        core.candidates.clear();
+    }
+    bin_spikes_.assign(static_cast<std::size_t>(std::max<int64_t>(bins, 0)), 0);
+    last_time_ = 0;
+    message_seq_ = 0;
+    queue_.clear();
+    const int64_t n_out = net_.n_outputs();
+    std::fill(out.bins.spikes_to_output, out.bins.spikes_to_output + bins * n_out, int64_t{-1});
+    std::fill(out.bins.steps_to_output, out.bins.steps_to_output + bins * n_out, int64_t{-1});
+    std::fill(out.first_output, out.first_output + n_out, int64_t{-1});
+}
+
+void TimedEngine::run(const TimedConfig& config, const std::vector<InputEvent>& inputs, int64_t bins,
+                      uint64_t sample_index, const TimedSampleCounters& out, const std::atomic<bool>* cancel) {
+    if (bins > INT32_MAX) throw ConfigError("too many bins");
+    if (bins > 0 && model_.dt() > std::numeric_limits<int64_t>::max() / (bins + 1)) {
+        throw ConfigError("bins x dt does not fit in int64 picoseconds");
+    }
+    reset_sample(config, out, bins);
+    const int64_t per_bin = config.max_deliveries_per_bin > 0
+                                ? config.max_deliveries_per_bin
+                                : 1000 + 100 * (int64_t{net_.n_inputs()} + net_.n_neurons());
+    max_deliveries_ = per_bin * std::max<int64_t>(bins, 1);
+    if (bins > 0) {
+        for (const InputEvent& e : inputs) {
+            if (e.time < 0 || e.channel < 0 || e.channel >= net_.n_inputs()) {
+                throw ConfigError("input events need times >= 0 and channels in [0, n_inputs)");
+            }
+        }
+        if (config.schedule == Schedule::Sync) {
+            run_sync(inputs, cancel);
+        } else {
+            Xoshiro256 rng(config.seed, sample_index);
+            run_async(inputs, rng, cancel);
+        }
+    }
+    out.totals[kDuration] = std::max(last_time_, bins * model_.dt());
+    config_ = nullptr;
+    out_ = nullptr;
+}
+
+// -- asynchronous schedules: serial cores with input queues ----------------------------------------------
+
+void TimedEngine::schedule_dispatch(int32_t core, int64_t now) {
+    Core& c = cores_[static_cast<std::size_t>(core)];
+    if (c.busy || c.dispatch_pending) return;
+    c.dispatch_pending = true;
+    queue_.push(now, Payload{Kind::Dispatch, core, Message{}});
+}
+
+TimedEngine::Message TimedEngine::take_next(Core& core, Xoshiro256& rng) {
+    auto& w = core.waiting;
+    Message m{};
+    switch (config_->schedule) {
+        case Schedule::Momentum: {
+            std::pop_heap(w.begin(), w.end(), momentum_below);
+            m = w.back();
+            w.pop_back();
+            break;
+        }
+        case Schedule::Random: {
+            const auto k = static_cast<std::size_t>(rng.below(static_cast<uint64_t>(w.size())));
+            m = w[k];
+            w[k] = w.back();
+            w.pop_back();
+            break;
+        }
+        default: {  // fifo: by arrival (time, seq), which is the order messages joined the queue
+            m = w[core.head++];
+            if (core.head == w.size()) {
+                w.clear();
+                core.head = 0;
+            } else if (core.head > 64 && core.head * 2 > w.size()) {
+                w.erase(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(core.head));
+                core.head = 0;
+            }
+            break;
+        }
+    }
+    return m;
+}
+
+void TimedEngine::start_task(int32_t core, int64_t now, Xoshiro256& rng) {
+    Core& c = cores_[static_cast<std::size_t>(core)];
+    const LatencyTable& lat = model_.latency();
+    int64_t cost = 0;
+    if (c.updates_due > 0) {
+        // The per-bin update: every neuron of the core leaks (an inactive update each), and the neurons with
+        // a bias or a potential above threshold are checked (an active update each), as in step 0 of a bin.
+        ++check_stamp_;
+        c.candidates.clear();
+        for (const auto* list : {&biased_of_core_[static_cast<std::size_t>(core)],
+                                 &above_of_core_[static_cast<std::size_t>(core)]}) {
+            for (const int32_t neuron : *list) {
+                if (checked_stamp_[static_cast<std::size_t>(neuron)] == check_stamp_) continue;
+                checked_stamp_[static_cast<std::size_t>(neuron)] = check_stamp_;
+                c.candidates.push_back(neuron);
+            }
+        }
+        std::sort(c.candidates.begin(), c.candidates.end());
+        const int64_t local = model_.core_first(core + 1) - model_.core_first(core);
+        const int64_t inactive = c.updates_due * local;
+        out_->totals[kInactiveUpdates] += inactive;
+        cost = inactive * lat.neuron_inactive + static_cast<int64_t>(c.candidates.size()) * lat.neuron_active;
+        c.task_is_update = true;
+        c.task_arrival = c.update_release;
+        c.updates_due = 0;
+    } else if (c.head < c.waiting.size()) {
+        c.task = take_next(c, rng);
+        const Route& r = model_.route(c.task.route);
+        cost = synop_events(c.task) * lat.synop + r.touched * lat.neuron_active;
+        c.task_is_update = false;
+        c.task_arrival = c.task.arrival;
+        if (++out_->totals[kDeliveries] > max_deliveries_) {
+            throw ConfigError("the timed run needed more than " + std::to_string(max_deliveries_) +
+                              " message deliveries (runaway activity?); raise max_steps_per_bin if this is intended");
+        }
+    } else {
+        return;
+    }
+    c.busy = true;
+    c.task_start = now;
+    queue_.push(now + cost, Payload{Kind::Done, core, Message{}});
+}
+
+void TimedEngine::finish_task(int32_t core, int64_t now) {
+    Core& c = cores_[static_cast<std::size_t>(core)];
+    c.busy = false;
+    out_->core_busy[core] += now - c.task_start;
+    if (out_->trace) {
+        out_->trace->push_back({core, c.task_is_update ? -1 : c.task.entry, c.task_arrival, c.task_start, now});
+    }
+    const int32_t bin = bin_of(now);
+    const SampleCounters& counters = out_->bins;
+    spikes_.clear();
+    if (c.task_is_update) {
+        counters.neuron_updates[bin] += static_cast<int64_t>(c.candidates.size());
+        for (const int32_t neuron : c.candidates) {
+            if (refractory_bin_[static_cast<std::size_t>(neuron)] == bin) continue;
+            catch_up(neuron, bin, now);
+            const int64_t k = fire(neuron, v_[static_cast<std::size_t>(neuron)], bin, true);
+            if (k > 0) spikes_.push_back({neuron, k, now});
+        }
+    } else {
+        const Message& m = c.task;
+        const Route& r = model_.route(m.route);
+        counters.synops[bin] += synop_events(m);
+        counters.neuron_updates[bin] += r.touched;
+        counters.forward_steps[bin] += 1;
+        ++receive_stamp_;
+        received_.clear();
+        deliver(m);
+        for (const int32_t neuron : received_) {  // ascending: the row is sorted by target
+            const auto i = static_cast<std::size_t>(neuron);
+            if (refractory_bin_[i] == bin) continue;  // the current is discarded
+            catch_up(neuron, bin, now);
+            const int64_t k = fire(neuron, v_[i] + current_[i], bin, true);
+            if (k > 0) spikes_.push_back({neuron, k, now});
+        }
+    }
+    refresh_above(core);
+    if (!spikes_.empty()) {
+        const int64_t so_far = counters.forward_steps[bin];
+        record(bin, c.task_is_update ? so_far : so_far - 1, so_far);
+        const int32_t n_inputs = net_.n_inputs();
+        const LatencyTable& lat = model_.latency();
+        for (const Spike& s : spikes_) {
+            const int64_t entry = int64_t{n_inputs} + s.neuron;
+            for (const Route* r = model_.routes_begin(entry); r != model_.routes_end(entry); ++r) {
+                count_route(*r, false);
+                Message m{now + lat.spike_out + r->latency, 0, model_.route_index(r), static_cast<int32_t>(entry),
+                          static_cast<double>(s.count), pre_spike_[static_cast<std::size_t>(s.neuron)]};
+                queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
+            }
+        }
+    }
+}
+
+void TimedEngine::run_async(const std::vector<InputEvent>& inputs, Xoshiro256& rng, const std::atomic<bool>* cancel) {
+    const int64_t dt = model_.dt();
+    // Bin starts are scheduled first, so a core's per-bin update runs before messages arriving at the same time.
+    for (int64_t b = 0; b < bins_; ++b) queue_.push(b * dt, Payload{Kind::BinStart, static_cast<int32_t>(b), Message{}});
+    for (const InputEvent& e : inputs) {
+        for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
+            count_route(*r, true);
+            Message m{e.time + r->latency, 0, model_.route_index(r), e.channel, e.multiplicity, HUGE_VAL};
+            queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
+        }
+    }
+    const bool momentum = config_->schedule == Schedule::Momentum;
+    uint64_t processed = 0;
+    while (!queue_.empty()) {
+        if ((++processed & 4095) == 0 && cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+        const auto event = queue_.pop();
+        const int64_t now = event.time;
+        last_time_ = std::max(last_time_, now);
+        switch (event.payload.kind) {
+            case Kind::BinStart:
+                for (int32_t core = 0; core < model_.n_cores(); ++core) {
+                    Core& c = cores_[static_cast<std::size_t>(core)];
+                    if (c.updates_due++ == 0) c.update_release = now;
+                    schedule_dispatch(core, now);
+                }
+                break;
+            case Kind::Arrival: {
+                Core& c = cores_[static_cast<std::size_t>(event.payload.core)];
+                Message m = event.payload.message;
+                m.seq = event.seq;
+                c.waiting.push_back(m);
+                if (momentum) {
+                    std::push_heap(c.waiting.begin(), c.waiting.end(), momentum_below);
+                }
+                schedule_dispatch(event.payload.core, now);
+                break;
+            }
+            case Kind::Dispatch: {
+                Core& c = cores_[static_cast<std::size_t>(event.payload.core)];
+                c.dispatch_pending = false;
+                if (!c.busy) start_task(event.payload.core, now, rng);
+                break;
+            }
+            case Kind::Done:
+                finish_task(event.payload.core, now);
+                // A dispatch event, not an immediate start: messages arriving at this same time that were
+                // scheduled earlier are queued by then (the (time, seq) order decides).
+                schedule_dispatch(event.payload.core, now);
+                break;
+        }
+    }
+}
+
+// -- schedule "sync": layer phases behind barriers -------------------------------------------------------
+
+void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, const std::atomic<bool>* cancel) {
+    const int64_t dt = model_.dt();
+    const LatencyTable& lat = model_.latency();
+    const int32_t n_inputs = net_.n_inputs();
+    const int32_t n_pop = net_.n_populations();
+    const SampleCounters& counters = out_->bins;
+    std::vector<int64_t> free_at(cores_.size(), 0);
+    std::size_t cursor = 0;
+    int64_t next_start = 0;  // the earliest start of the next bin's first phase (after the last barrier)
+    auto by_entry = [](const Message& a, const Message& b) {
+        return a.entry < b.entry || (a.entry == b.entry && a.seq < b.seq);
+    };
+    for (int32_t bin = 0; bin < bins_; ++bin) {
+        if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+        const int64_t t0 = bin * dt;
+        // Per-bin update of every core: the leak of its neurons.
+        for (int32_t core = 0; core < model_.n_cores(); ++core) {
+            const auto c = static_cast<std::size_t>(core);
+            const int64_t local = model_.core_first(core + 1) - model_.core_first(core);
+            const int64_t start = std::max(t0, free_at[c]);
+            const int64_t cost = local * lat.neuron_inactive;
+            free_at[c] = start + cost;
+            out_->core_busy[core] += cost;
+            out_->totals[kInactiveUpdates] += local;
+            if (out_->trace) out_->trace->push_back({core, -1, t0, start, start + cost});
+        }
+        // The bin's input events (all remaining ones in the last bin).
+        int64_t phase_start = std::max(t0, next_start);
+        for (; cursor < inputs.size() && (inputs[cursor].time < t0 + dt || bin == bins_ - 1); ++cursor) {
+            const InputEvent& e = inputs[cursor];
+            for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
+                count_route(*r, true);
+                const Message m{e.time + r->latency, message_seq_++, model_.route_index(r), e.channel,
+                                e.multiplicity, 0.0};
+                cores_[static_cast<std::size_t>(r->core)].waiting.push_back(m);
+                phase_start = std::max(phase_start, m.arrival);
+            }
+        }
+        for (int32_t p = 0; p < n_pop; ++p) {
+            int64_t phase_end = phase_start;
+            spikes_.clear();
+            ++receive_stamp_;
+            for (const int32_t core : cores_of_population_[static_cast<std::size_t>(p)]) {
+                const auto c = static_cast<std::size_t>(core);
+                Core& state = cores_[c];
+                const int64_t start = std::max(phase_start, free_at[c]);
+                // Deliver every held message in ascending source index: the step model's summation order.
+                std::sort(state.waiting.begin(), state.waiting.end(), by_entry);
+                received_.clear();
+                int64_t synops = 0;
+                int64_t latest_arrival = phase_start;
+                for (const Message& m : state.waiting) {
+                    deliver(m);
+                    synops += synop_events(m);
+                    latest_arrival = std::max(latest_arrival, m.arrival);
+                }
+                out_->totals[kDeliveries] += static_cast<int64_t>(state.waiting.size());
+                state.waiting.clear();
+                // Check as the step model's sync phase does: received, biased or above-threshold neurons.
+                ++check_stamp_;
+                int64_t updates = 0;
+                const std::size_t first_spike = spikes_.size();
+                auto check = [&](int32_t neuron) {
+                    const auto i = static_cast<std::size_t>(neuron);
+                    if (checked_stamp_[i] == check_stamp_) return;
+                    checked_stamp_[i] = check_stamp_;
+                    if (refractory_bin_[i] == bin) return;
+                    catch_up(neuron, bin, start);
+                    const bool received = received_stamp_[i] == receive_stamp_;
+                    if (!received && net_.params().bias[i] == 0.0 && !(v_[i] > net_.params().threshold[i])) return;
+                    ++updates;
+                    const int64_t k = fire(neuron, received ? v_[i] + current_[i] : v_[i], bin, false);
+                    if (k > 0) spikes_.push_back({neuron, k, 0});
+                };
+                for (const int32_t neuron : received_) check(neuron);
+                for (const int32_t neuron : biased_of_core_[c]) check(neuron);
+                // By index: a check may append to the list (the appended neuron is already checked).
+                for (std::size_t a = 0; a < above_of_core_[c].size(); ++a) check(above_of_core_[c][a]);
+                refresh_above(core);
+                const int64_t end = start + synops * lat.synop + updates * lat.neuron_active;
+                free_at[c] = end;
+                out_->core_busy[core] += end - start;
+                counters.synops[bin] += synops;
+                counters.neuron_updates[bin] += updates;
+                if (out_->trace) out_->trace->push_back({core, -2, latest_arrival, start, end});
+                phase_end = std::max(phase_end, end);
+                for (std::size_t s = first_spike; s < spikes_.size(); ++s) {
+                    Spike& spike = spikes_[s];
+                    spike.time = end;
+                    const int64_t entry = int64_t{n_inputs} + spike.neuron;
+                    for (const Route* r = model_.routes_begin(entry); r != model_.routes_end(entry); ++r) {
+                        count_route(*r, false);
+                        const Message m{end + lat.spike_out + r->latency, message_seq_++, model_.route_index(r),
+                                        static_cast<int32_t>(entry), 1.0, 0.0};
+                        cores_[static_cast<std::size_t>(r->core)].waiting.push_back(m);
+                        phase_end = std::max(phase_end, m.arrival);
+                    }
+                }
+            }
+            std::sort(spikes_.begin(), spikes_.end(),
+                      [](const Spike& a, const Spike& b) { return a.neuron < b.neuron; });
+            record(bin, p, p + 1);
+            ++out_->totals[kBarriers];
+            phase_start = phase_end + lat.barrier;
+        }
+        counters.forward_steps[bin] = n_pop;
+        next_start = phase_start;
+        last_time_ = std::max(last_time_, phase_start);
+    }
+}
+
+// -- batches ----------------------------------------------------------------------------------------------
+
+void run_timed_batch(const Network& network, const HardwareModel& model, const TimedConfig& config,
+                     const TimedBatchInput& input, uint64_t first_index, const TimedBatchCounters& out,
+                     int32_t threads, const std::function<bool()>& poll) {
+    if (input.samples <= 0) return;
+    if (!model.fits(network)) throw ConfigError("the hardware mapping was built for another network");
+    const int64_t n_in = network.n_inputs();
+    const int64_t n_cores = model.n_cores();
+    const int64_t n_out = network.n_outputs();
+    auto make_worker = [&]() -> SampleWorker {
+        auto engine = std::make_shared<TimedEngine>(network, model);
+        auto events = std::make_shared<std::vector<InputEvent>>();
+        return [&, engine, events](int64_t b, const std::atomic<bool>* cancel) {
+            events->clear();
+            if (input.frames) {
+                const double* frames = input.frames + b * input.bins * n_in;
+                for (int64_t t = 0; t < input.bins; ++t) {
+                    for (int64_t ch = 0; ch < n_in; ++ch) {
+                        const double x = frames[t * n_in + ch];
+                        if (x > 0.0) events->push_back({t * model.dt(), static_cast<int32_t>(ch), x});
+                    }
+                }
+            } else {
+                for (int64_t k = input.event_ptr[b]; k < input.event_ptr[b + 1]; ++k) {
+                    events->push_back({input.event_times[k], input.event_channels[k], 1.0});
+                }
+                std::stable_sort(events->begin(), events->end(), [](const InputEvent& a, const InputEvent& e) {
+                    return a.time < e.time || (a.time == e.time && a.channel < e.channel);
+                });
+            }
+            TimedSampleCounters s;
+            s.bins = out.bins.sample(b, input.bins, network.n_neurons(), network.n_populations(), n_out);
+            s.core_busy = out.core_busy + b * n_cores;
+            s.first_output = out.first_output + b * n_out;
+            s.totals = out.totals + b * kTimedTotals;
+            s.trace = out.trace ? &(*out.trace)[static_cast<std::size_t>(b)] : nullptr;
+            engine->run(config, *events, input.bins, first_index + static_cast<uint64_t>(b), s, cancel);
+        };
+    };
+    run_parallel(input.samples, threads, make_worker, poll);
+}
+
+}  // namespace neuroemu
