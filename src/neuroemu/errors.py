@@ -11,6 +11,12 @@ __all__ = [
     "ConfigError",
     "InputError",
     "NeuroemuTypeError",
+    "CapacityError",
+    "DatasetError",
+    "MissingDependencyError",
+    "ModelImportError",
+    "ModelExportError",
+    "NetworkFileError",
 ]
 
 
@@ -26,5 +32,29 @@ class InputError(ConfigError):
     """Input frames or labels have the wrong shape, sign or values."""
 
 
+class CapacityError(ConfigError):
+    """A network does not fit a hardware profile's limits (names the layer and the limit)."""
+
+
 class NeuroemuTypeError(NeuroemuError, TypeError):
     """An argument has the wrong type (for example non-numeric frames)."""
+
+
+class DatasetError(NeuroemuError, ValueError):
+    """A dataset file or folder is missing, truncated or malformed (names the file)."""
+
+
+class MissingDependencyError(NeuroemuError, ImportError):
+    """An optional package a feature needs is not installed (names the ``pip install`` that fixes it)."""
+
+
+class ModelImportError(NeuroemuError, ValueError):
+    """A model (PyTorch module or NIR graph) cannot be imported exactly (names the layer or node and why)."""
+
+
+class ModelExportError(NeuroemuError, ValueError):
+    """A network cannot be written exactly in an exchange format such as NIR (names the population and why)."""
+
+
+class NetworkFileError(NeuroemuError, ValueError):
+    """A saved network file is truncated, corrupted, foreign or of a newer format (names the file)."""
