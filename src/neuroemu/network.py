@@ -26,6 +26,8 @@ class Population:
     Dynamics per time bin of width ``dt`` (docs/semantics.md): ``v <- beta * v + bias``; on each delivered
     current ``I``: ``u = v + I``; spike iff ``u > threshold``; reset ``v <- 0`` (``reset="zero"``) or
     ``v <- u - threshold`` (``"subtract"``); refractory until the next bin if ``refractory``.
+    ``name`` and ``shape`` (the layer's activation shape, neurons numbered in C order) are descriptive:
+    importers set them to the source layer's name and shape; the engine ignores them.
     """
 
     size: int
@@ -34,6 +36,8 @@ class Population:
     bias: NDArray[np.float64]
     reset: str
     refractory: bool
+    name: str = ""
+    shape: tuple[int, ...] | None = None
 
     @property
     def tau(self) -> NDArray[np.float64]:
@@ -264,6 +268,78 @@ class Network:
         return [
             p.to_dense(self.populations[p.target].size if p.target >= 0 else self.n_inputs) for p in self.projections
         ]
+
+    # -- import / export (implemented in neuroemu.io; see docs/import.md) -------------------------------
+    @classmethod
+    def from_torch(
+        cls, module: Any, input_shape: Sequence[int] | int, *, dt: float, refractory: bool | None = None
+    ) -> Network:
+        """A network from a sequential PyTorch model with snnTorch ``Leaky``/``RLeaky`` or neuroemu LIF layers.
+
+        Parameters
+        ----------
+        module : torch.nn.Sequential or list of modules
+            Linear, Conv2d, AvgPool2d (sum pooling: ``divisor_override=1``), Flatten, ... and spiking layers.
+        input_shape : tuple of int
+            One sample's input per time step, without the batch dimension, e.g. ``(1, 28, 28)``.
+        dt : float
+            Bin width in seconds (the decay ``beta`` per step is stored as given).
+        refractory : bool, optional
+            Refractoriness of the populations (default: True for snnTorch, a neuroemu LIF's own setting).
+
+        Raises
+        ------
+        ModelImportError
+            Naming the layer, for layers or dynamics neuroemu cannot reproduce exactly.
+        """
+        from .io.torch_import import from_torch
+
+        return from_torch(module, input_shape, dt=dt, refractory=refractory)
+
+    @classmethod
+    def from_nir(
+        cls, graph_or_path: Any, *, dt: float, bin_width: float | None = None, refractory: bool = True
+    ) -> Network:
+        """A network from an NIR graph or file; ``dt`` is the exporter's time step (snnTorch: 1e-4).
+
+        Parameters
+        ----------
+        graph_or_path : nir.NIRGraph or path
+        dt : float
+            The step the exporter discretised with: ``beta = 1 - dt/tau``, inputs scaled by ``r dt/tau``.
+        bin_width : float, optional
+            The network's bin width in seconds (default ``dt``).
+        refractory : bool
+            Refractoriness of every population (NIR does not state it).
+
+        Raises
+        ------
+        ModelImportError
+            Naming the node, for node types or parameters neuroemu cannot reproduce exactly.
+        """
+        from .io.nir_io import from_nir
+
+        return from_nir(graph_or_path, dt=dt, bin_width=bin_width, refractory=refractory)
+
+    def to_nir(self, path: Any = None, *, dt: float | None = None) -> Any:
+        """The network as a ``nir.NIRGraph`` (also written to ``path`` when given); time constants use ``dt``
+        (default the network's bin width). Raises ModelExportError for subtract reset."""
+        from .io.nir_io import to_nir
+
+        return to_nir(self, path, dt=dt)
+
+    def save(self, path: Any) -> None:
+        """Writes the network to a versioned neuroemu file (format in docs/import.md); arrays bit-exact."""
+        from .io.storage import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> Network:
+        """Reads a network written by :meth:`save`; a truncated or foreign file raises NetworkFileError."""
+        from .io.storage import load
+
+        return load(path)
 
     # -- engine ----------------------------------------------------------------------------------------
     def _core(self) -> Any:
