@@ -18,4 +18,5 @@ PYBIND11_MODULE(_core, m) {
     });
     bind_network(m);
     bind_run(m);
+    bind_timed(m);
 }

@@ -200,16 +200,18 @@ void TimedEngine::record(int32_t bin, int64_t step, int64_t steps_so_far) {
     }
 }
 
-void TimedEngine::count_route(const Route& r, bool input) {
+// Counts the traffic of `count` spike messages along route r (a neuron that fires k times in one update
+// sends k messages per destination; they travel together and are delivered as one task of multiplicity k).
+void TimedEngine::count_route(const Route& r, bool input, int64_t count) {
     int64_t* totals = out_->totals;
-    ++totals[kMessages];
-    if (input) ++totals[kInputMessages];
+    totals[kMessages] += count;
+    if (input) totals[kInputMessages] += count;
     if (r.in_tile) {
-        ++totals[kInTileMessages];
+        totals[kInTileMessages] += count;
     } else {
-        totals[kHopsEastWest] += r.hops_east_west;
-        totals[kHopsNorthSouth] += r.hops_north_south;
-        totals[kChipCrossings] += r.chip_crossings;
+        totals[kHopsEastWest] += count * r.hops_east_west;
+        totals[kHopsNorthSouth] += count * r.hops_north_south;
+        totals[kChipCrossings] += count * r.chip_crossings;
     }
 }
 
@@ -399,7 +401,7 @@ void TimedEngine::finish_task(int32_t core, int64_t now) {
         for (const Spike& s : spikes_) {
             const int64_t entry = int64_t{n_inputs} + s.neuron;
             for (const Route* r = model_.routes_begin(entry); r != model_.routes_end(entry); ++r) {
-                count_route(*r, false);
+                count_route(*r, false, s.count);
                 Message m{now + lat.spike_out + r->latency, 0, model_.route_index(r), static_cast<int32_t>(entry),
                           static_cast<double>(s.count), pre_spike_[static_cast<std::size_t>(s.neuron)]};
                 queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
@@ -410,15 +412,11 @@ void TimedEngine::finish_task(int32_t core, int64_t now) {
 
 void TimedEngine::run_async(const std::vector<InputEvent>& inputs, Xoshiro256& rng, const std::atomic<bool>* cancel) {
     const int64_t dt = model_.dt();
-    // Bin starts are scheduled first, so a core's per-bin update runs before messages arriving at the same time.
-    for (int64_t b = 0; b < bins_; ++b) queue_.push(b * dt, Payload{Kind::BinStart, static_cast<int32_t>(b), Message{}});
-    for (const InputEvent& e : inputs) {
-        for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
-            count_route(*r, true);
-            Message m{e.time + r->latency, 0, model_.route_index(r), e.channel, e.multiplicity, HUGE_VAL};
-            queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
-        }
-    }
+    // Bin starts and input events are released one after another (each schedules the next), which keeps the
+    // queue small. A bin start is scheduled a bin ahead, so a core's per-bin update runs before the
+    // messages that arrive at the same time.
+    queue_.push(0, Payload{Kind::BinStart, 0, Message{}});
+    if (!inputs.empty()) queue_.push(inputs[0].time, Payload{Kind::Input, 0, Message{}});
     const bool momentum = config_->schedule == Schedule::Momentum;
     uint64_t processed = 0;
     while (!queue_.empty()) {
@@ -428,12 +426,28 @@ void TimedEngine::run_async(const std::vector<InputEvent>& inputs, Xoshiro256& r
         last_time_ = std::max(last_time_, now);
         switch (event.payload.kind) {
             case Kind::BinStart:
+                if (event.payload.core + 1 < bins_) {
+                    queue_.push(now + dt, Payload{Kind::BinStart, event.payload.core + 1, Message{}});
+                }
                 for (int32_t core = 0; core < model_.n_cores(); ++core) {
                     Core& c = cores_[static_cast<std::size_t>(core)];
                     if (c.updates_due++ == 0) c.update_release = now;
                     schedule_dispatch(core, now);
                 }
                 break;
+            case Kind::Input: {
+                const auto k = static_cast<std::size_t>(event.payload.core);
+                const InputEvent& e = inputs[k];
+                for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
+                    count_route(*r, true, 1);
+                    Message m{e.time + r->latency, 0, model_.route_index(r), e.channel, e.multiplicity, HUGE_VAL};
+                    queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
+                }
+                if (k + 1 < inputs.size()) {
+                    queue_.push(inputs[k + 1].time, Payload{Kind::Input, static_cast<int32_t>(k + 1), Message{}});
+                }
+                break;
+            }
             case Kind::Arrival: {
                 Core& c = cores_[static_cast<std::size_t>(event.payload.core)];
                 Message m = event.payload.message;
@@ -471,6 +485,7 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, const std::ato
     const SampleCounters& counters = out_->bins;
     std::vector<int64_t> free_at(cores_.size(), 0);
     std::size_t cursor = 0;
+    std::vector<Message> sent;
     int64_t next_start = 0;  // the earliest start of the next bin's first phase (after the last barrier)
     auto by_entry = [](const Message& a, const Message& b) {
         return a.entry < b.entry || (a.entry == b.entry && a.seq < b.seq);
@@ -494,7 +509,7 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, const std::ato
         for (; cursor < inputs.size() && (inputs[cursor].time < t0 + dt || bin == bins_ - 1); ++cursor) {
             const InputEvent& e = inputs[cursor];
             for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
-                count_route(*r, true);
+                count_route(*r, true, 1);
                 const Message m{e.time + r->latency, message_seq_++, model_.route_index(r), e.channel,
                                 e.multiplicity, 0.0};
                 cores_[static_cast<std::size_t>(r->core)].waiting.push_back(m);
@@ -554,14 +569,18 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, const std::ato
                     spike.time = end;
                     const int64_t entry = int64_t{n_inputs} + spike.neuron;
                     for (const Route* r = model_.routes_begin(entry); r != model_.routes_end(entry); ++r) {
-                        count_route(*r, false);
+                        count_route(*r, false, 1);
                         const Message m{end + lat.spike_out + r->latency, message_seq_++, model_.route_index(r),
                                         static_cast<int32_t>(entry), 1.0, 0.0};
-                        cores_[static_cast<std::size_t>(r->core)].waiting.push_back(m);
+                        sent.push_back(m);
                         phase_end = std::max(phase_end, m.arrival);
                     }
                 }
             }
+            // Only now do this phase's messages join their cores' queues: one sent to a core of this
+            // population (a recurrent edge) must wait for the next bin's phase, as in the step model.
+            for (const Message& m : sent) cores_[static_cast<std::size_t>(model_.route(m.route).core)].waiting.push_back(m);
+            sent.clear();
             std::sort(spikes_.begin(), spikes_.end(),
                       [](const Spike& a, const Spike& b) { return a.neuron < b.neuron; });
             record(bin, p, p + 1);
@@ -579,9 +598,25 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, const std::ato
 void run_timed_batch(const Network& network, const HardwareModel& model, const TimedConfig& config,
                      const TimedBatchInput& input, uint64_t first_index, const TimedBatchCounters& out,
                      int32_t threads, const std::function<bool()>& poll) {
+    if (threads < 1) throw ConfigError("threads must be >= 1");
     if (input.samples <= 0) return;
     if (!model.fits(network)) throw ConfigError("the hardware mapping was built for another network");
     const int64_t n_in = network.n_inputs();
+    if (input.frames) {
+        const int64_t n_values = input.samples * input.bins * n_in;
+        for (int64_t k = 0; k < n_values; ++k) {
+            const double x = input.frames[k];
+            if (!(x >= 0.0) || !std::isfinite(x)) {
+                throw ConfigError("input value " + std::to_string(x) + " at flat index " + std::to_string(k) +
+                                  " is not a finite event count >= 0");
+            }
+        }
+    } else {
+        if (input.event_ptr[0] < 0) throw ConfigError("event_ptr must start at 0 or above");
+        for (int64_t b = 0; b < input.samples; ++b) {
+            if (input.event_ptr[b] > input.event_ptr[b + 1]) throw ConfigError("event_ptr must be non-decreasing");
+        }
+    }
     const int64_t n_cores = model.n_cores();
     const int64_t n_out = network.n_outputs();
     auto make_worker = [&]() -> SampleWorker {

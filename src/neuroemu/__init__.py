@@ -6,15 +6,27 @@ schedules with group size F), and measure spikes, synaptic operations and forwar
 
 from __future__ import annotations
 
+from .deploy import Deployment, deploy
 from .emulator import RECORD_MODES, SCHEDULES, Emulator
-from .errors import ConfigError, InputError, NeuroemuError, NeuroemuTypeError
+from .energy import EnergyBreakdown
+from .errors import CapacityError, ConfigError, InputError, NeuroemuError, NeuroemuTypeError
+from .hardware import CoreLimits, Cost, Hardware, OperationCosts
 from .network import Network, Population, Projection
-from .result import EVENT_DTYPE, BatchResult, Result
+from .result import EVENT_DTYPE, TRACE_DTYPE, BatchResult, Result
 
 __version__ = "0.1.0"
 
 __all__ = [
     "EVENT_DTYPE",
+    "TRACE_DTYPE",
+    "CapacityError",
+    "CoreLimits",
+    "Cost",
+    "Deployment",
+    "EnergyBreakdown",
+    "Hardware",
+    "OperationCosts",
+    "deploy",
     "RECORD_MODES",
     "SCHEDULES",
     "BatchResult",

@@ -40,3 +40,36 @@ def run_batch(
     threads: int,
     first_index: int,
 ) -> dict[str, Any]: ...
+
+class HardwareModel:
+    def __init__(
+        self,
+        network: Network,
+        core_first: NDArray[np.int32],
+        tiles: NDArray[np.int32],
+        latencies_ps: NDArray[np.int64],
+        dt_ps: int,
+        input_port: NDArray[np.int32],
+    ) -> None: ...
+    @property
+    def n_cores(self) -> int: ...
+
+TIMED_TOTALS: tuple[str, ...]
+
+def run_timed(
+    network: Network,
+    model: HardwareModel,
+    schedule: int,
+    seed: int,
+    record: int,
+    trace: bool,
+    continuous_leak: bool,
+    max_deliveries_per_bin: int,
+    frames: NDArray[np.float64] | None,
+    event_times: NDArray[np.int64],
+    event_channels: NDArray[np.int32],
+    event_ptr: NDArray[np.int64],
+    bins: int,
+    threads: int,
+    first_index: int,
+) -> dict[str, Any]: ...

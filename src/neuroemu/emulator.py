@@ -9,14 +9,19 @@ import numpy as np
 
 from . import _core
 from ._validation import choice, event_frames, non_negative_int, positive_int
-from .errors import InputError, NeuroemuTypeError
+from .deploy import Deployment, deploy
+from .energy import HardwareCounters
+from .errors import ConfigError, InputError, NeuroemuTypeError
+from .hardware import Hardware
 from .network import Network
-from .result import EVENT_DTYPE, BatchResult, Result
+from .result import EVENT_DTYPE, TRACE_DTYPE, BatchResult, Result, TimedData
 
-__all__ = ["Emulator", "SCHEDULES", "RECORD_MODES"]
+__all__ = ["Emulator", "SCHEDULES", "RECORD_MODES", "MODES", "LEAK_MODES"]
 
 SCHEDULES = ("sync", "random", "momentum", "fifo")
 RECORD_MODES = ("totals", "counts", "spikes")
+MODES = ("step", "timed")
+LEAK_MODES = ("bin", "continuous")
 _SCHEDULE_CODES = {name: code for code, name in enumerate(SCHEDULES)}
 _RECORD_CODES = {name: code for code, name in enumerate(RECORD_MODES)}
 
@@ -29,7 +34,7 @@ def _available_cores() -> int:
 
 
 class Emulator:
-    """Runs a :class:`Network` in the step model under one execution schedule.
+    """Runs a :class:`Network` in the step model or the timed hardware model under one execution schedule.
 
     Parameters
     ----------
@@ -51,7 +56,18 @@ class Emulator:
         ``"spikes"`` also an event log of (bin, forward step, neuron).
     max_steps_per_bin : int or None
         A bin that needs more forward steps raises ConfigError (runaway activity); None = a default of
-        ``1000 + 100 * (n_inputs + n_neurons)``.
+        ``1000 + 100 * (n_inputs + n_neurons)``. In timed mode: message deliveries per bin, on average.
+    mode : {"step", "timed"}
+        ``"step"``: the step model (docs/semantics.md). ``"timed"``: the timed hardware model
+        (docs/hardware.md): cores, routing, latency in ns; needs ``hardware`` with latencies.
+    hardware : str, Hardware or Deployment, optional
+        A preset name, a profile (deployed with :func:`neuroemu.deploy`) or a deployment of this network.
+        In step mode it adds messages, hops and the dynamic energy breakdown to the results.
+    leak : {"bin", "continuous"}
+        Timed mode: the leak once per bin (``v *= beta`` at bin boundaries, as the step model), or an exact
+        continuous decay ``v *= beta ** (elapsed / dt)`` up to each update.
+    trace : bool
+        Timed mode: record every task of every core (``Result.trace``).
     """
 
     def __init__(
@@ -65,6 +81,10 @@ class Emulator:
         max_post_output_steps: int | None = None,
         record: str = "counts",
         max_steps_per_bin: int | None = None,
+        mode: str = "step",
+        hardware: str | Hardware | Deployment | None = None,
+        leak: str = "bin",
+        trace: bool = False,
     ) -> None:
         if not isinstance(network, Network):
             raise NeuroemuTypeError(f"network must be a neuroemu.Network, got {type(network).__name__}")
@@ -82,9 +102,24 @@ class Emulator:
         )
         self.record = choice(record, "record", RECORD_MODES)
         self.max_steps_per_bin = positive_int(max_steps_per_bin, "max_steps_per_bin", allow_none=True)
-        if self.schedule == "sync":
-            from .errors import ConfigError
-
+        self.mode = choice(mode, "mode", MODES)
+        self.leak = choice(leak, "leak", LEAK_MODES)
+        if not isinstance(trace, (bool, np.bool_)):
+            raise NeuroemuTypeError(f"trace must be a bool, got {type(trace).__name__}")
+        self.trace = bool(trace)
+        self.deployment = self._deployment(hardware)
+        if self.mode == "timed":
+            self._check_timed()
+        else:
+            if self.leak != "bin" or self.trace:
+                name = "leak" if self.leak != "bin" else "trace"
+                raise ConfigError(f"{name}={getattr(self, name)!r} applies to mode='timed' only")
+            if self.deployment is not None and self.record == "totals":
+                raise ConfigError(
+                    'messages and energy in step mode need spikes per neuron: use record="counts" (or "spikes") '
+                    'with hardware=, or mode="timed"'
+                )
+        if self.schedule == "sync" and self.mode == "step":
             for name, value, default in (
                 ("group_size", self.group_size, None),
                 ("prioritize_input", self.prioritize_input, True),
@@ -93,11 +128,97 @@ class Emulator:
                 if value != default:
                     raise ConfigError(f"{name}={value!r} applies to asynchronous schedules only, not to 'sync'")
 
+    def _deployment(self, hardware: Any) -> Deployment | None:
+        if hardware is None:
+            return None
+        if isinstance(hardware, Deployment):
+            if hardware.source_network is not self.network:
+                raise ConfigError("hardware is a Deployment of another network; deploy this network")
+            return hardware
+        if not isinstance(hardware, (str, Hardware)):
+            raise NeuroemuTypeError(
+                f"hardware must be a preset name, a neuroemu.Hardware or a Deployment, got {type(hardware).__name__}"
+            )
+        return deploy(self.network, hardware)
+
+    def _check_timed(self) -> None:
+        if self.deployment is None:
+            raise ConfigError(
+                'mode="timed" needs hardware= (a preset name such as "loihi", a Hardware or a Deployment)'
+            )
+        for name, value, default, why in (
+            ("group_size", self.group_size, None, "parallelism is the number of cores"),
+            ("prioritize_input", self.prioritize_input, True, "input events are messages routed to the cores"),
+            ("max_post_output_steps", self.max_post_output_steps, None, "the hardware does not stop"),
+        ):
+            if value != default:
+                raise ConfigError(f"{name}={value!r} has no meaning in mode='timed' ({why})")
+        hw = self.deployment.hardware
+        missing = hw.missing_latencies(sync=self.schedule == "sync", chips=self.deployment.n_chips)
+        if missing:
+            raise ConfigError(
+                f"mode='timed' needs the latency of every operation; hardware profile {hw.name!r} gives none for "
+                + ", ".join(f"costs.{op}.latency_ns" for op in missing)
+            )
+        self.deployment._core_model()  # converts the latencies and dt to ps once, with its errors here
+
+    @property
+    def hardware(self) -> Hardware | None:
+        return None if self.deployment is None else self.deployment.hardware
+
     def __repr__(self) -> str:
+        extra = ""
+        if self.deployment is not None:
+            extra = f", mode={self.mode!r}, hardware={self.deployment.hardware.name!r}"
         return (
             f"Emulator({self.network!r}, schedule={self.schedule!r}, group_size={self.group_size}, "
-            f"prioritize_input={self.prioritize_input}, seed={self.seed})"
+            f"prioritize_input={self.prioritize_input}, seed={self.seed}{extra})"
         )
+
+    def run_events(self, events: Any, duration_s: float) -> Result:
+        """Runs one sample of timestamped input events.
+
+        Parameters
+        ----------
+        events : array_like, shape (n, 2)
+            Rows ``(time in seconds, channel)``; times in ``[0, duration_s)``, any order.
+        duration_s : float
+            The sample lasts ``ceil(duration_s / dt)`` bins.
+
+        In timed mode each event enters the mesh at its own time (to the picosecond). In step mode the
+        events are counted per bin (event ``(t, c)`` adds 1 to ``frames[floor(t / dt), c]``) and run as frames.
+        """
+        array = np.asarray(events, dtype=np.float64) if not isinstance(events, np.ndarray) else events
+        if array.dtype == object or not np.issubdtype(array.dtype, np.number):
+            raise NeuroemuTypeError(f"events must be numeric, got dtype {array.dtype}")
+        array = np.asarray(array, dtype=np.float64)
+        if array.size == 0:
+            array = array.reshape(0, 2)
+        if array.ndim != 2 or array.shape[1] != 2:
+            raise InputError(f"events must be shaped (n, 2) as (time_s, channel), got {array.shape}")
+        if isinstance(duration_s, bool) or not isinstance(duration_s, (int, float, np.integer, np.floating)):
+            raise NeuroemuTypeError(f"duration_s must be a number, got {type(duration_s).__name__}")
+        if not np.isfinite(duration_s) or duration_s <= 0:
+            raise InputError(f"duration_s must be finite and > 0, got {duration_s}")
+        times, channels = array[:, 0], array[:, 1]
+        if not np.all(np.isfinite(times)) or np.any(times < 0) or np.any(times >= duration_s):
+            raise InputError(f"event times must lie in [0, duration_s={duration_s}) seconds")
+        if np.any(channels != np.round(channels)) or np.any(channels < 0) or np.any(channels >= self.network.n_inputs):
+            raise InputError(f"event channels must be integers in [0, {self.network.n_inputs})")
+        dt = self.network.dt
+        ratio = duration_s / dt
+        bins = int(round(ratio)) if abs(ratio - round(ratio)) < 1e-9 * max(1.0, ratio) else int(np.ceil(ratio))
+        channel_index = channels.astype(np.int64)
+        if self.mode == "step":
+            frames = np.zeros((bins, self.network.n_inputs))
+            np.add.at(frames, (np.minimum((times / dt).astype(np.int64), bins - 1), channel_index), 1.0)
+            return self._run(frames[None], threads=1, first_index=0, labels=None)[0]
+        order = np.argsort(times, kind="stable")
+        times_ps = np.round(times[order] * 1e12).astype(np.int64)
+        return self._run_timed(
+            None, bins, threads=1, first_index=0, labels=None,
+            events=(times_ps, channel_index[order].astype(np.int32), np.array([0, times_ps.size], np.int64)),
+        )[0]
 
     def run(self, frames: Any) -> Result:
         """Runs one sample (sample index 0); ``frames`` is ``(T, n_inputs)`` of event counts >= 0."""
@@ -129,8 +250,11 @@ class Emulator:
         return self._run(checked, threads=n_threads, first_index=first, labels=label_array)
 
     def _run(self, inputs: np.ndarray, *, threads: int, first_index: int, labels: Any) -> BatchResult:
+        if self.mode == "timed":
+            return self._run_timed(inputs, inputs.shape[1], threads=threads, first_index=first_index, labels=labels)
+        network = self.network if self.deployment is None else self.deployment.network
         raw = _core.run_batch(
-            self.network._core(),
+            network._core(),
             _SCHEDULE_CODES[self.schedule],
             0 if self.group_size is None else self.group_size,
             self.prioritize_input,
@@ -159,4 +283,105 @@ class Emulator:
             raw["steps_to_output"],
             events=events,
             labels=labels,
+            hardware=self.hardware,
+            hardware_counters=self._step_counters(raw, inputs),
+        )
+
+    def _step_counters(self, raw: dict[str, Any], inputs: np.ndarray) -> HardwareCounters | None:
+        """Step mode: traffic from the deployment's routes x spikes per neuron (no time, no static energy)."""
+        dep = self.deployment
+        if dep is None:
+            return None
+        n_in = self.network.n_inputs
+        spikes = raw["spike_counts"].sum(axis=1, dtype=np.int64)        # (B, N)
+        inputs_sent = (inputs > 0).sum(axis=1, dtype=np.int64)          # (B, n_in)
+
+        def traffic(per_entry: np.ndarray) -> np.ndarray:
+            return np.asarray(spikes @ per_entry[n_in:] + inputs_sent @ per_entry[:n_in], dtype=np.int64)
+
+        bins = inputs.shape[1]
+        barriers = len(self.network.populations) * bins if self.schedule == "sync" else 0
+        return HardwareCounters(
+            synops=raw["synops"].sum(axis=1),
+            active_updates=raw["neuron_updates"].sum(axis=1),
+            inactive_updates=np.full(inputs.shape[0], self.network.n_neurons * bins, dtype=np.int64),
+            spikes=raw["population_spikes"].sum(axis=(1, 2)),
+            messages=traffic(dep.destinations),
+            in_tile_messages=traffic(dep.in_tile_destinations),
+            hops_east_west=traffic(dep.hops_east_west),
+            hops_north_south=traffic(dep.hops_north_south),
+            chip_crossings=traffic(dep.chip_crossings),
+            barriers=np.full(inputs.shape[0], barriers, dtype=np.int64),
+            cores=dep.n_cores,
+            duration_ns=None,
+        )
+
+    def _run_timed(
+        self,
+        frames: np.ndarray | None,
+        bins: int,
+        *,
+        threads: int,
+        first_index: int,
+        labels: Any,
+        events: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> BatchResult:
+        dep = self.deployment
+        assert dep is not None
+        if events is None:
+            events = (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(1, np.int64))
+        raw = _core.run_timed(
+            dep.network._core(),
+            dep._core_model(),
+            _SCHEDULE_CODES[self.schedule],
+            self.seed,
+            _RECORD_CODES[self.record],
+            self.trace,
+            self.leak == "continuous",
+            0 if self.max_steps_per_bin is None else self.max_steps_per_bin,
+            frames,
+            *events,
+            bins,
+            threads,
+            first_index,
+        )
+        spike_log = None
+        if "events" in raw:
+            spike_log = [np.asarray(np.rec.fromarrays(log.T, dtype=EVENT_DTYPE), dtype=EVENT_DTYPE)
+                         if log.size else np.zeros(0, EVENT_DTYPE) for log in raw["events"]]
+        trace = None
+        if "trace" in raw:
+            trace = [np.asarray(np.rec.fromarrays(log.T, dtype=TRACE_DTYPE), dtype=TRACE_DTYPE)
+                     if log.size else np.zeros(0, TRACE_DTYPE) for log in raw["trace"]]
+        totals = dict(zip(_core.TIMED_TOTALS, np.moveaxis(raw["totals"], -1, 0)))
+        counters = HardwareCounters(
+            synops=raw["synops"].sum(axis=1),
+            active_updates=raw["neuron_updates"].sum(axis=1),
+            inactive_updates=totals["inactive_updates"],
+            spikes=raw["population_spikes"].sum(axis=(1, 2)),
+            messages=totals["messages"],
+            in_tile_messages=totals["in_tile_messages"],
+            hops_east_west=totals["hops_east_west"],
+            hops_north_south=totals["hops_north_south"],
+            chip_crossings=totals["chip_crossings"],
+            barriers=totals["barriers"],
+            cores=dep.n_cores,
+            duration_ns=totals["duration_ps"] / 1000.0,
+        )
+        return BatchResult(
+            dep.network.layer_sizes,
+            raw["spike_counts"],
+            raw["population_spikes"],
+            raw["output_counts"],
+            raw["forward_steps"],
+            raw["synops"],
+            raw["neuron_updates"],
+            raw["spikes_to_output"],
+            raw["steps_to_output"],
+            events=spike_log,
+            labels=labels,
+            hardware=dep.hardware,
+            hardware_counters=counters,
+            timed=TimedData(raw["first_output_ps"], raw["core_busy_ps"], totals["duration_ps"],
+                            totals["deliveries"], trace),
         )

@@ -8,11 +8,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .energy import EnergyBreakdown, HardwareCounters, energy_breakdown
 from .errors import ConfigError
 
-__all__ = ["Result", "BatchResult", "EVENT_DTYPE"]
+__all__ = ["Result", "BatchResult", "EVENT_DTYPE", "TRACE_DTYPE", "TimedData"]
 
 EVENT_DTYPE = np.dtype([("bin", np.int32), ("step", np.int32), ("neuron", np.int32)])
+# One task of one core in the timed model (docs/hardware.md): source is the message's entry (input channel c,
+# or n_inputs + neuron), -1 for the per-bin update, -2 for a phase of the sync schedule.
+TRACE_DTYPE = np.dtype([("core", np.int64), ("source", np.int64), ("arrival_ps", np.int64),
+                        ("start_ps", np.int64), ("end_ps", np.int64)])
 
 IntArray = NDArray[np.int64]
 
@@ -85,7 +90,90 @@ class _Counters:
 
 
 @dataclass(frozen=True, eq=False)
-class Result(_Counters):
+class TimedData:
+    """What the timed model adds, with a leading batch axis for a batch (``mode="timed"``)."""
+
+    first_output_ps: IntArray  # (..., n_outputs), -1 where the output never spiked
+    core_busy_ps: IntArray     # (..., cores)
+    duration_ps: IntArray      # (...)
+    deliveries: IntArray       # (...) messages processed by cores
+    trace: Any = None          # TRACE_DTYPE array per sample (a list for a batch), or None
+
+    def __getitem__(self, b: int) -> TimedData:
+        return TimedData(
+            self.first_output_ps[b], self.core_busy_ps[b], self.duration_ps[b], self.deliveries[b],
+            None if self.trace is None else self.trace[b],
+        )
+
+
+def _ns(ps: Any) -> Any:
+    return np.asarray(ps, dtype=np.float64) / 1000.0
+
+
+class _HardwareMetrics:
+    """Latency, traffic and energy properties shared by Result and BatchResult (None-safe)."""
+
+    hardware: Any
+    hardware_counters: HardwareCounters | None
+    timed: TimedData | None
+
+    def _timed(self) -> TimedData:
+        if self.timed is None:
+            raise ConfigError('latency in ns needs Emulator(..., mode="timed", hardware=...)')
+        return self.timed
+
+    def _counters(self) -> HardwareCounters:
+        if self.hardware_counters is None:
+            raise ConfigError("messages, hops and energy need Emulator(..., hardware=...)")
+        return self.hardware_counters
+
+    @property
+    def energy_pj(self) -> EnergyBreakdown:
+        """Energy in pJ by operation kind (static power x time in timed mode only); see docs/hardware.md."""
+        return energy_breakdown(self._counters(), self.hardware.costs)
+
+    @property
+    def messages(self) -> Any:
+        """Spike messages between cores (one per spike per destination core), input messages included."""
+        return self._counters().messages
+
+    @property
+    def hops(self) -> Any:
+        """Tile hops of all messages, east-west plus north-south."""
+        c = self._counters()
+        return c.hops_east_west + c.hops_north_south
+
+    @property
+    def core_busy_ns(self) -> Any:
+        """Busy time of each core in ns (timed mode)."""
+        return _ns(self._timed().core_busy_ps)
+
+    @property
+    def duration_ns(self) -> Any:
+        """Modelled time of the sample in ns: the bins, or longer if work outlasts them (timed mode)."""
+        return _ns(self._timed().duration_ps)
+
+    @property
+    def trace(self) -> Any:
+        """Every task of every core as a TRACE_DTYPE array (``Emulator(..., trace=True)``)."""
+        if self._timed().trace is None:
+            raise ConfigError("no trace was recorded; pass trace=True to the Emulator")
+        return self._timed().trace
+
+    def _first_output_ns(self) -> Any:
+        first = self._timed().first_output_ps
+        masked = np.where(first >= 0, first, np.iinfo(np.int64).max).min(axis=-1)
+        return np.where(masked == np.iinfo(np.int64).max, np.nan, _ns(masked))
+
+    def _decision_ns(self, predictions: Any) -> Any:
+        first = self._timed().first_output_ps
+        pred = np.asarray(predictions)
+        pick = np.take_along_axis(first, np.maximum(pred, 0)[..., None], axis=-1)[..., 0]
+        return np.where(pred >= 0, _ns(pick), np.nan)
+
+
+@dataclass(frozen=True, eq=False)
+class Result(_Counters, _HardwareMetrics):
     """The outcome of one inference (``Emulator.run``).
 
     Per-bin arrays have ``T`` rows. ``spike_counts`` is ``(T, n_neurons)``, ``output_counts`` is
@@ -94,6 +182,19 @@ class Result(_Counters):
 
     events: NDArray[Any] | None = None
     label: int | None = None
+    hardware: Any = None
+    hardware_counters: HardwareCounters | None = None
+    timed: TimedData | None = None
+
+    @property
+    def time_to_first_output_ns(self) -> float:
+        """Time from the sample's start to its first output spike in ns; NaN if none (timed mode)."""
+        return float(self._first_output_ns())
+
+    @property
+    def time_to_decision_ns(self) -> float:
+        """Time to the first spike of the class that finally wins; NaN on a tie or silence (timed mode)."""
+        return float(self._decision_ns(self.prediction))
 
     @property
     def forward_steps(self) -> int:
@@ -131,11 +232,24 @@ class Result(_Counters):
 
 
 @dataclass(frozen=True, eq=False)
-class BatchResult(_Counters):
+class BatchResult(_Counters, _HardwareMetrics):
     """The outcome of a batch (``Emulator.run_batch``): every per-sample array gains a leading axis B."""
 
     events: list[NDArray[Any]] | None = None
     labels: IntArray | None = None
+    hardware: Any = None
+    hardware_counters: HardwareCounters | None = None
+    timed: TimedData | None = None
+
+    @property
+    def time_to_first_output_ns(self) -> NDArray[np.float64]:
+        """(B,) time to each sample's first output spike in ns; NaN where none (timed mode)."""
+        return np.asarray(self._first_output_ns(), dtype=np.float64)
+
+    @property
+    def time_to_decision_ns(self) -> NDArray[np.float64]:
+        """(B,) time to the first spike of the winning class in ns; NaN on a tie or silence (timed mode)."""
+        return np.asarray(self._decision_ns(self.predictions), dtype=np.float64)
 
     def __len__(self) -> int:
         return int(self.output_counts.shape[0])
@@ -156,6 +270,9 @@ class BatchResult(_Counters):
             self.steps_to_output[b],
             events=None if self.events is None else self.events[b],
             label=None if self.labels is None else int(self.labels[b]),
+            hardware=self.hardware,
+            hardware_counters=None if self.hardware_counters is None else self.hardware_counters[b],
+            timed=None if self.timed is None else self.timed[b],
         )
 
     @property
@@ -205,4 +322,16 @@ class BatchResult(_Counters):
         }
         if self.labels is not None:
             out["accuracy"] = self.accuracy
+        if self.hardware_counters is not None:
+            out["messages"] = float(np.mean(self.messages))
+            out["hops"] = float(np.mean(self.hops))
+            try:
+                out["energy_pj"] = float(np.mean(self.energy_pj.total))
+            except ConfigError:  # the profile lacks an energy figure: no energy in the summary
+                pass
+        if self.timed is not None and len(self):
+            with np.errstate(invalid="ignore"):
+                for name in ("time_to_first_output_ns", "time_to_decision_ns"):
+                    values = getattr(self, name)
+                    out[name] = float(np.nanmean(values)) if np.any(~np.isnan(values)) else float("nan")
         return out

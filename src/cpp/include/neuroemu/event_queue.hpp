@@ -29,7 +29,7 @@ public:
     uint64_t push(int64_t time, const Payload& payload) {
         const uint64_t seq = next_seq_++;
         heap_.push_back(Entry{time, seq, payload});
-        std::push_heap(heap_.begin(), heap_.end(), later);
+        std::push_heap(heap_.begin(), heap_.end(), Later{});
         return seq;
     }
 
@@ -37,16 +37,18 @@ public:
     const Entry& top() const { return heap_.front(); }
 
     Entry pop() {
-        std::pop_heap(heap_.begin(), heap_.end(), later);
+        std::pop_heap(heap_.begin(), heap_.end(), Later{});
         Entry e = heap_.back();
         heap_.pop_back();
         return e;
     }
 
 private:
-    static bool later(const Entry& a, const Entry& b) {
-        return a.time > b.time || (a.time == b.time && a.seq > b.seq);
-    }
+    struct Later {  // a function object, so that the heap inlines the comparison
+        bool operator()(const Entry& a, const Entry& b) const {
+            return a.time > b.time || (a.time == b.time && a.seq > b.seq);
+        }
+    };
     std::vector<Entry> heap_;
     uint64_t next_seq_ = 0;
 };

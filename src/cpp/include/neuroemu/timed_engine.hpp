@@ -89,10 +89,10 @@ private:
         double multiplicity;
         double key;  // momentum: the source's pre-spike potential (+inf for input)
     };
-    enum class Kind : int32_t { BinStart, Arrival, Dispatch, Done };
+    enum class Kind : int32_t { BinStart, Input, Arrival, Dispatch, Done };
     struct Payload {
         Kind kind;
-        int32_t core;
+        int32_t core;  // BinStart: the bin; Input: the index of the input event
         Message message;
     };
     struct Core {
@@ -123,7 +123,7 @@ private:
     void refresh_above(int32_t core);
     void record(int32_t bin, int64_t step, int64_t steps_so_far);
     static bool momentum_below(const Message& a, const Message& b);
-    void count_route(const Route& r, bool input);
+    void count_route(const Route& r, bool input, int64_t count);
     int64_t synop_events(const Message& m) const;
 
     void run_async(const std::vector<InputEvent>& inputs, Xoshiro256& rng, const std::atomic<bool>* cancel);
