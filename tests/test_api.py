@@ -158,3 +158,21 @@ def test_ctrl_c_stops_a_long_batch_promptly():
         em.run_batch(inputs, threads=2)
     timer.join()
     assert time.perf_counter() - start < 10.0
+
+
+@pytest.mark.parametrize("mode", ["step", "timed"])
+def test_concatenated_chunks_equal_one_batch(small_network, small_inputs, mode):
+    em = neuroemu.Emulator(small_network, schedule="random", seed=4, mode=mode, hardware="loihi",
+                           group_size=None if mode == "timed" else 2)
+    labels = np.arange(len(small_inputs)) % 3
+    whole = em.run_batch(small_inputs, labels, threads=1)
+    parts = [em.run_batch(small_inputs[a:b], labels[a:b], threads=2, first_index=a) for a, b in ((0, 5), (5, 12))]
+    joined = neuroemu.BatchResult.concatenate(parts)
+    np.testing.assert_array_equal(joined.spike_counts, whole.spike_counts)
+    np.testing.assert_array_equal(joined.predictions, whole.predictions)
+    assert joined.accuracy == whole.accuracy
+    np.testing.assert_array_equal(joined.energy_pj.total, whole.energy_pj.total)
+    if mode == "timed":
+        np.testing.assert_array_equal(joined.time_to_decision_ns, whole.time_to_decision_ns)
+    with pytest.raises(neuroemu.ConfigError):
+        neuroemu.BatchResult.concatenate([])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
 import numpy as np
@@ -254,6 +255,13 @@ class BatchResult(_Counters, _HardwareMetrics):
     def __len__(self) -> int:
         return int(self.output_counts.shape[0])
 
+    @classmethod
+    def concatenate(cls, parts: Sequence[BatchResult]) -> BatchResult:
+        """One batch from consecutive parts (e.g. chunks run with matching ``first_index``)."""
+        if not parts:
+            raise ConfigError("concatenate needs at least one BatchResult")
+        return _concatenate(list(parts))  # type: ignore[no-any-return]
+
     def __getitem__(self, b: int) -> Result:
         """The result of sample ``b`` of the batch."""
         if not -len(self) <= b < len(self):
@@ -335,3 +343,19 @@ class BatchResult(_Counters, _HardwareMetrics):
                     values = getattr(self, name)
                     out[name] = float(np.nanmean(values)) if np.any(~np.isnan(values)) else float("nan")
         return out
+
+
+def _concatenate(parts: list[Any]) -> Any:
+    """Joins dataclass batch records field by field: arrays along axis 0, per-sample lists end to end;
+    anything else (sizes, the hardware profile, core counts) is shared and taken from the first part."""
+    first = parts[0]
+    if first is None:
+        return None
+    if is_dataclass(first):
+        values = {f.name: _concatenate([getattr(p, f.name) for p in parts]) for f in fields(first)}
+        return type(first)(**values)
+    if isinstance(first, np.ndarray) and first.ndim > 0:
+        return np.concatenate(parts)
+    if isinstance(first, list):
+        return [item for part in parts for item in part]
+    return first
