@@ -118,6 +118,17 @@ void Engine::deliver(const FanOut& fanout, double multiplicity) {
     }
 }
 
+void Engine::deliver_frame(BinContext& ctx, const double* frame) {
+    for (int32_t c = 0; c < net_.n_inputs(); ++c) {
+        const double x = frame[c];
+        if (x > 0.0) {
+            const FanOut row = net_.input_fanout().row(c);
+            ctx.synops += input_events(x) * row.size;
+            deliver(row, x);
+        }
+    }
+}
+
 inline void Engine::check(int32_t neuron, BinContext& ctx, bool received, bool bias_rule) {
     const auto i = static_cast<size_t>(neuron);
     if (checked_stamp_[i] == check_stamp_) return;
@@ -243,14 +254,7 @@ void Engine::run_async_bin(BinContext& ctx, const double* frame, Xoshiro256& rng
     const int32_t n = net_.n_neurons();
     start_delivery();
     if (config.prioritize_input) {
-        for (int32_t c = 0; c < n_inputs; ++c) {
-            const double x = frame[c];
-            if (x > 0.0) {
-                const FanOut row = net_.input_fanout().row(c);
-                ctx.synops += input_events(x) * row.size;
-                deliver(row, x);
-            }
-        }
+        deliver_frame(ctx, frame);
     } else {
         for (int32_t c = 0; c < n_inputs; ++c) {
             if (frame[c] > 0.0) queue_.push(c, frame[c], config.schedule == Schedule::Fifo ? -0.0 : HUGE_VAL);
@@ -304,19 +308,11 @@ void Engine::run_async_bin(BinContext& ctx, const double* frame, Xoshiro256& rng
 }
 
 void Engine::run_sync_bin(BinContext& ctx, const double* frame) {
-    const int32_t n_inputs = net_.n_inputs();
     const int32_t n_pop = net_.n_populations();
     const int32_t n = net_.n_neurons();
     ++check_stamp_;
     start_delivery();
-    for (int32_t c = 0; c < n_inputs; ++c) {
-        const double x = frame[c];
-        if (x > 0.0) {
-            const FanOut row = net_.input_fanout().row(c);
-            ctx.synops += input_events(x) * row.size;
-            deliver(row, x);
-        }
-    }
+    deliver_frame(ctx, frame);
     bin_spikes_.clear();
     const auto& biased = net_.biased_neurons();
     auto biased_at = biased.begin();

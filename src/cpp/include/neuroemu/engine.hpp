@@ -29,6 +29,7 @@ private:
     void reset_sample();
     void catch_up(int32_t neuron, int32_t bin);  // applies the leaks (and biases) of bins not yet applied
     void deliver(const FanOut& fanout, double multiplicity);
+    void deliver_frame(BinContext& ctx, const double* frame);  // a whole input frame, ascending channels
     void check(int32_t neuron, BinContext& ctx, bool received, bool bias_rule);
     void spike(int32_t neuron, double u, int32_t bin);
     void check_received(BinContext& ctx, bool bias_rule, int32_t first, int32_t last);
