@@ -37,7 +37,8 @@ HardwareModel make_model(const neuroemu::Network& net, const Array<int32_t>& cor
 }
 
 py::dict run_timed(const neuroemu::Network& net, const HardwareModel& model, int32_t schedule, uint64_t seed,
-                   int32_t record, bool trace, bool continuous_leak, int64_t max_deliveries_per_bin,
+                   int32_t record, bool trace, bool continuous_leak, bool prioritize_input,
+                   int64_t max_deliveries_per_bin,
                    const py::object& frames_or_none, const Array<int64_t>& event_times,
                    const Array<int32_t>& event_channels, const Array<int64_t>& event_ptr, int64_t bins,
                    int32_t threads, uint64_t first_index) {
@@ -49,6 +50,7 @@ py::dict run_timed(const neuroemu::Network& net, const HardwareModel& model, int
     config.record = static_cast<neuroemu::Record>(record);
     config.trace = trace;
     config.continuous_leak = continuous_leak;
+    config.prioritize_input = prioritize_input;
     config.max_deliveries_per_bin = max_deliveries_per_bin;
 
     neuroemu::TimedBatchInput input;
@@ -168,7 +170,8 @@ void bind_timed(py::module_& m) {
                                             "hops_north_south", "chip_crossings", "barriers", "inactive_updates",
                                             "deliveries", "duration_ps");
     m.def("run_timed", &run_timed, py::arg("network"), py::arg("model"), py::arg("schedule"), py::arg("seed"),
-          py::arg("record"), py::arg("trace"), py::arg("continuous_leak"), py::arg("max_deliveries_per_bin"),
+          py::arg("record"), py::arg("trace"), py::arg("continuous_leak"), py::arg("prioritize_input"),
+          py::arg("max_deliveries_per_bin"),
           py::arg("frames"), py::arg("event_times"), py::arg("event_channels"), py::arg("event_ptr"),
           py::arg("bins"), py::arg("threads"), py::arg("first_index"));
 }

@@ -50,11 +50,12 @@ def timed(net: Network, hardware, **kwargs) -> neuroemu.Emulator:
 
 # -- analytic cases ---------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("prioritize_input", [True, False])
 @pytest.mark.parametrize("layout", ["east-west", "north-south", "chips"])
 @pytest.mark.parametrize("k", [1, 2, 5])
-def test_chain_across_k_cores_by_hand(k, layout):
+def test_chain_across_k_cores_by_hand(k, layout, prioritize_input):
     hw = chain_hardware(k, layout)
-    res = timed(chain(k), hw, schedule="fifo", trace=True).run(np.ones((1, 1)))
+    res = timed(chain(k), hw, schedule="fifo", trace=True, prioritize_input=prioritize_input).run(np.ones((1, 1)))
     syn, act, inact, out, msg, ew, ns, chip, _ = (COSTS[op][1] for op in COSTS)
     hop = {"east-west": ew, "north-south": ns, "chips": ew + chip}[layout]
     # t = 0: every core's per-bin update (one inactive update, 1 ns). The input reaches core 0 (in the input
@@ -68,9 +69,12 @@ def test_chain_across_k_cores_by_hand(k, layout):
     assert res.total_spikes == k and res.synops == k and res.neuron_updates == k
     assert res.messages == k and res.hops == k - 1
     assert res.hardware_counters.chip_crossings == (k - 1 if layout == "chips" else 0)
-    # every spike message arrives exactly spike_out + latency after the spike that sent it
-    tasks = res.trace[res.trace["source"] >= 0]
+    # every spike message arrives exactly spike_out + latency after the spike that sent it; with one input
+    # channel the prioritised input task (source -3) costs what the single input message costs
+    tasks = res.trace[res.trace["source"] != -1]
     assert tasks.size == k
+    assert tasks["source"][0] == (-3 if prioritize_input else 0)
+    np.testing.assert_array_equal(tasks["source"][1:], np.arange(k - 1) + 1)
     np.testing.assert_allclose(tasks["arrival_ps"][1:] - tasks["end_ps"][:-1], (out + hop) * 1000)
     # energy by hand (pJ)
     e = {op: COSTS[op][0] for op in COSTS}
@@ -118,6 +122,152 @@ def test_static_energy_is_power_times_time():
             res = timed(net, chain_hardware(3, static=power)).run(np.ones((bins, 1)))
             assert res.energy_pj.static == power * 3 * res.duration_ns
             assert res.duration_ns == bins * DT * 1e9
+
+
+# -- prioritised input (docs/hardware.md "Input") ---------------------------------------------------------
+
+def _one_core_hardware() -> Hardware:
+    return Hardware("one", CoreLimits(neurons_per_core=8, cores_per_tile=1, mesh=(4, 1)), _costs(static=0.0))
+
+
+@pytest.mark.parametrize("schedule", ["fifo", "momentum", "random"])
+def test_prioritised_input_integrates_the_frame_at_once_by_hand(schedule):
+    """One neuron, two input channels of weight 0.6 each, threshold 1, no leak, no refractoriness."""
+    syn, act, inact, _, msg, *_ = (COSTS[op][1] for op in COSTS)
+    net = Network.from_weights([np.array([[0.6, 0.6]])], threshold=1.0, beta=1.0, dt=DT, refractory=False)
+    frames = np.array([[1.0, 1.0]])
+    # prioritised: the per-bin update (0 - 1 ns), both input messages arrive at 2 ns, ONE input task integrates
+    # 0.6 + 0.6 = 1.2 > 1 (two synops, one active update) and fires at 2 + 2*3 + 5 = 13 ns
+    pri = timed(net, _one_core_hardware(), schedule=schedule, trace=True).run(frames)
+    assert pri.total_spikes == 1
+    assert pri.time_to_first_output_ns == pytest.approx(msg + 2 * syn + act) == 13.0
+    assert pri.synops == 2 and pri.neuron_updates == 1 and pri.timed.deliveries == 1
+    assert pri.messages == 2  # the input port still sends one message per event
+    assert pri.forward_steps_per_bin.tolist() == [1] and pri.steps_to_output.tolist() == [[1]]
+    np.testing.assert_allclose(pri.core_busy_ns, inact + 2 * syn + act)
+    task = pri.trace[pri.trace["source"] == -3]
+    assert task[["arrival_ps", "start_ps", "end_ps"]].tolist() == [(2000, 2000, 13000)]
+    # queued: channel 0 alone (2 - 10 ns: v = 0.6), then channel 1 (10 - 18 ns: 1.2 > 1, a spike at 18 ns)
+    que = timed(net, _one_core_hardware(), schedule=schedule, prioritize_input=False).run(frames)
+    assert que.total_spikes == 1
+    assert que.time_to_first_output_ns == pytest.approx(msg + 2 * (syn + act)) == 18.0
+    assert que.synops == 2 and que.neuron_updates == 2 and que.timed.deliveries == 2 and que.messages == 2
+    # the frame value is the multiplicity: 2 x 0.6 in one event, one message, two synops either way
+    for prioritize in (True, False):
+        two = timed(net, _one_core_hardware(), schedule=schedule, prioritize_input=prioritize).run(
+            np.array([[2.0, 0.0]]))
+        assert two.total_spikes == 1 and two.synops == 2 and two.messages == 1
+        assert two.time_to_first_output_ns == msg + 2 * syn + act
+
+
+@pytest.mark.parametrize("schedule", ["fifo", "momentum"])
+def test_prioritised_and_queued_input_fire_differently_as_in_the_step_model(schedule):
+    """Excitation 1.2 and inhibition -0.6 in one bin: summed first they stay below threshold (0.6); queued,
+    channel 0 alone crosses it first. The step model with F = 1 agrees in both conventions."""
+    net = Network.from_weights([np.array([[1.2, -0.6]])], threshold=1.0, beta=1.0, dt=DT, refractory=False)
+    frames = np.array([[1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    # prioritised: v = 0.6, then 0.6 - 0.6 = 0, then 0 + 1.2 > 1 fires in bin 2.
+    # queued: 1.2 fires in bin 0 (v = 0), then v = -0.6; bin 1: -1.2; bin 2: -1.2 + 1.2 = 0 stays silent.
+    for prioritize, expected in ((True, [0, 0, 1]), (False, [1, 0, 0])):
+        tim = timed(net, _one_core_hardware(), schedule=schedule, prioritize_input=prioritize).run(frames)
+        step = neuroemu.Emulator(net, schedule=schedule, group_size=1, prioritize_input=prioritize).run(frames)
+        np.testing.assert_array_equal(tim.spike_counts, step.spike_counts)
+        assert tim.spike_counts[:, 0].tolist() == expected
+
+
+def test_input_task_timing_on_a_chain_by_hand():
+    """2 channels -> n0 (core 0, the input port's tile) -> n1 (core 1, one hop east)."""
+    syn, act, inact, out, msg, ew, *_ = (COSTS[op][1] for op in COSTS)
+    net = Network.from_weights([np.array([[0.6, 0.6]]), np.array([[2.0]])], threshold=1.0, beta=1.0, dt=DT)
+    hw = chain_hardware(2)
+    frames = np.array([[1.0, 1.0], [0.0, 0.0], [1.0, 1.0]])
+    pri = timed(net, hw, schedule="fifo", trace=True).run(frames)
+    que = timed(net, hw, schedule="fifo", trace=True, prioritize_input=False).run(frames)
+    fire_pri = msg + 2 * syn + act                    # 13 ns
+    fire_que = msg + 2 * (syn + act)                  # 18 ns
+    assert pri.time_to_first_output_ns == pytest.approx(fire_pri + out + ew + syn + act) == 28.5
+    assert que.time_to_first_output_ns == pytest.approx(fire_que + out + ew + syn + act) == 33.5
+    for res in (pri, que):
+        assert res.spike_counts.tolist() == [[1, 1], [0, 0], [1, 1]]
+        assert res.messages == 4 + 2 and res.hops == 2 and res.synops == 4 + 2
+    assert pri.neuron_updates == 2 + 2 and que.neuron_updates == 4 + 2
+    tasks = pri.trace[pri.trace["source"] == -3]
+    bin2 = 2 * DT * 1e12
+    assert tasks[["core", "arrival_ps", "start_ps", "end_ps"]].tolist() == [
+        (0, 2000, 2000, 13000), (0, bin2 + 2000, bin2 + 2000, bin2 + 13000)]
+    # the output's spike message of bin 2 reaches core 1 at its bin start + 13 + 0.5 + 7 ns
+    late = pri.trace[(pri.trace["core"] == 1) & (pri.trace["source"] >= 0)]
+    assert late["arrival_ps"].tolist() == [20500, bin2 + 20500]
+
+
+def test_input_task_waits_for_the_running_task_then_goes_before_waiting_messages():
+    """Layer 0 (n0, n1 on core 0) excites itself weakly; a synop takes 0.3 ms, so bin 0's recurrent spike
+    messages are still at core 0 when bin 1 starts. fifo would take them by arrival, but bin 1's per-bin
+    update and then its input task come first, once the running delivery is over."""
+    pops = [Population(2, np.ones(2), np.ones(2), np.zeros(2), "zero", True),
+            Population(1, np.ones(1), np.ones(1), np.zeros(1), "zero", True)]
+    net = Network(1, pops, [_projection(-1, 0, np.array([[2.0], [2.0]])),
+                            _projection(0, 0, np.full((2, 2), 0.1)),
+                            _projection(0, 1, np.array([[2.0, 2.0]]))], dt=DT)
+    syn_ns = 3e5
+    hw = Hardware("slow", CoreLimits(neurons_per_core=2, mesh=(2, 1)), _costs(synop=(2.0, syn_ns)))
+    res = timed(net, hw, schedule="fifo", trace=True).run(np.ones((2, 1)))
+    mine = res.trace[res.trace["core"] == 0]
+    n_in = net.n_inputs
+    assert mine["source"].tolist() == [-1, -3, n_in + 0, -1, -3, n_in + 1, n_in + 0, n_in + 1]
+    ps = 1000
+    syn, act, inact, out, msg = (round(COSTS[op][1] * ps) for op in
+                                 ("synop", "neuron_active", "neuron_inactive", "spike_out", "message"))
+    syn = round(syn_ns * ps)
+    end0 = msg + 2 * syn + 2 * act                           # bin 0's input task: from the input's arrival
+    arrive = end0 + out + msg                                # both recurrent spike messages wait from here
+    end1 = arrive + 2 * syn + 2 * act                        # n0's message: runs past the bin boundary
+    dt_ps = round(DT * 1e12)
+    assert end1 > dt_ps
+    update1 = (end1, end1 + 2 * inact)
+    task1 = (dt_ps + msg, update1[1], update1[1] + 2 * syn + 2 * act)
+    got = mine[["arrival_ps", "start_ps", "end_ps"]].tolist()
+    assert got[1] == (msg, msg, end0)
+    assert got[2] == (arrive, arrive, end1)
+    assert got[3] == (dt_ps, *update1)
+    assert got[4] == task1
+    assert got[5][:2] == (arrive, task1[2])   # n1's message of bin 0 waited behind bin 1's input
+
+
+@st.composite
+def two_layer_chains(draw):
+    """Input -> hidden -> output, every layer on one core; reset to zero, no bias."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n_in, hidden, n_out = draw(st.integers(1, 6)), draw(st.integers(1, 8)), draw(st.integers(1, 4))
+    w0 = rng.normal(0.4, 0.9, (hidden, n_in))
+    w1 = rng.normal(0.3, 0.9, (n_out, hidden))
+    for w in (w0, w1):
+        w[rng.random(w.shape) < 0.2] = 0.0
+    net = Network.from_weights(
+        [w0, w1], threshold=1.0, beta=draw(st.sampled_from([1.0, 0.8, 0.0])), dt=DT,
+        refractory=[draw(st.booleans()), draw(st.booleans())],
+    )
+    bins = draw(st.integers(1, 5))
+    frames = rng.integers(0, 3, (bins, n_in)).astype(float)
+    if draw(st.booleans()):
+        frames *= rng.random((bins, n_in))
+    return net, frames
+
+
+@settings(max_examples=80, deadline=None)
+@given(case=two_layer_chains(), schedule=st.sampled_from(["momentum", "fifo"]))
+def test_prioritised_timed_input_equals_the_step_model_on_one_hidden_layer(case, schedule):
+    """Where it follows from the model: the hidden layer receives only the input task, once per bin (with
+    reset to zero and no bias nothing stays above threshold), so its spikes are step 0's; their messages
+    all reach the output core at once and are taken by pre-spike potential (momentum) or by index (fifo),
+    the step model's F = 1 emission order, and output neurons send nothing. Deeper networks differ: the
+    timed cores run in parallel where the step model has one global queue."""
+    net, frames = case
+    hw = Hardware("per layer", CoreLimits(neurons_per_core=8, mesh=(2, 1)), _costs())
+    tim = timed(net, hw, schedule=schedule).run(frames)
+    step = neuroemu.Emulator(net, schedule=schedule, group_size=1).run(frames)
+    np.testing.assert_array_equal(tim.spike_counts, step.spike_counts)
+    np.testing.assert_array_equal(tim.synops_per_bin, step.synops_per_bin)
 
 
 # -- random networks ------------------------------------------------------------------------------------
@@ -203,11 +353,12 @@ def _expected_energy(c, costs: OperationCosts):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=networks(), hw=hardwares(), schedule=st.sampled_from(["fifo", "momentum", "random", "sync"]),
-       leak=st.sampled_from(["bin", "continuous"]))
-def test_trace_properties_traffic_and_energy(case, hw, schedule, leak):
+       leak=st.sampled_from(["bin", "continuous"]), prioritize=st.booleans())
+def test_trace_properties_traffic_and_energy(case, hw, schedule, leak, prioritize):
     net, frames = case
     dep = deploy(net, hw)
-    res = timed(net, dep, schedule=schedule, leak=leak, trace=True, seed=3).run(frames)
+    res = timed(net, dep, schedule=schedule, leak=leak, trace=True, seed=3,
+                prioritize_input=prioritize or schedule == "sync").run(frames)
     _check_trace(res, dep.n_cores)
     c = res.hardware_counters
     # every spike sends one message per destination core, every input event one per core it reaches
@@ -347,13 +498,23 @@ def test_time_to_decision_none_on_a_tie():
 # -- input events and leak ----------------------------------------------------------------------------
 
 def test_timestamped_events_at_bin_starts_equal_frames(small_network, small_inputs):
+    """Timestamped events are always individual input messages: they equal frames with queued input,
+    whatever prioritize_input says."""
     frames = small_inputs[0]
     t, c = np.nonzero(frames)
     events = np.stack([t * DT, c], axis=1)
-    em = timed(small_network, "loihi", schedule="fifo", trace=True)
+    em = timed(small_network, "loihi", schedule="fifo", trace=True, prioritize_input=False)
     a, b = em.run(frames), em.run_events(events[::-1], duration_s=frames.shape[0] * DT)
     np.testing.assert_array_equal(a.spike_counts, b.spike_counts)
     np.testing.assert_array_equal(a.trace, b.trace)
+    prioritised = timed(small_network, "loihi", schedule="fifo", trace=True)
+    c_ = prioritised.run_events(events, duration_s=frames.shape[0] * DT)
+    np.testing.assert_array_equal(c_.trace, a.trace)
+    assert not np.any(c_.trace["source"] == -3)
+    # frames with prioritised input: one input task (source -3) per bin with input, on the first layer's core
+    d = prioritised.run(frames)
+    assert (d.trace["source"] == -3).sum() == (frames.sum(axis=1) > 0).sum()
+    assert not np.any((d.trace["source"] >= 0) & (d.trace["source"] < small_network.n_inputs))
     # in step mode the events are counted per bin
     step = neuroemu.Emulator(small_network, schedule="sync")
     np.testing.assert_array_equal(step.run(frames).spike_counts,
@@ -407,8 +568,9 @@ def test_timed_mode_refusals(small_network):
         timed(small_network, no_barrier, schedule="sync")
     with pytest.raises(neuroemu.ConfigError, match="group_size.*number of cores"):
         timed(small_network, "loihi", schedule="fifo", group_size=2)
-    with pytest.raises(neuroemu.ConfigError, match="prioritize_input"):
-        timed(small_network, "loihi", schedule="fifo", prioritize_input=False)
+    timed(small_network, "loihi", schedule="fifo", prioritize_input=False)  # queued input: allowed
+    with pytest.raises(neuroemu.ConfigError, match="prioritize_input=False applies to asynchronous"):
+        timed(small_network, "loihi", schedule="sync", prioritize_input=False)
     with pytest.raises(neuroemu.ConfigError, match="max_post_output_steps"):
         timed(small_network, "loihi", schedule="fifo", max_post_output_steps=1)
     with pytest.raises(neuroemu.ConfigError, match="leak"):

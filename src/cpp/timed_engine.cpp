@@ -228,11 +228,15 @@ void TimedEngine::reset_sample(const TimedConfig& config, const TimedSampleCount
     for (auto& core : cores_) {
         core.busy = false;
         core.dispatch_pending = false;
-        core.task_is_update = false;
+        core.task_kind = TaskKind::Message;
         core.updates_due = 0;
         core.waiting.clear();
         core.head = 0;
         core.candidates.clear();
+        core.input_messages.clear();
+        core.input_tasks.clear();
+        core.input_head = 0;
+        core.inputs_ready = 0;
     }
     bin_spikes_.assign(static_cast<std::size_t>(std::max<int64_t>(bins, 0)), 0);
     last_time_ = 0;
@@ -314,6 +318,13 @@ TimedEngine::Message TimedEngine::take_next(Core& core, Xoshiro256& rng) {
     return m;
 }
 
+void TimedEngine::count_delivery() {
+    if (++out_->totals[kDeliveries] > max_deliveries_) {
+        throw ConfigError("the timed run needed more than " + std::to_string(max_deliveries_) +
+                          " message deliveries (runaway activity?); raise max_steps_per_bin if this is intended");
+    }
+}
+
 void TimedEngine::start_task(int32_t core, int64_t now, Xoshiro256& rng) {
     Core& c = cores_[static_cast<std::size_t>(core)];
     const LatencyTable& lat = model_.latency();
@@ -336,19 +347,42 @@ void TimedEngine::start_task(int32_t core, int64_t now, Xoshiro256& rng) {
         const int64_t inactive = c.updates_due * local;
         out_->totals[kInactiveUpdates] += inactive;
         cost = inactive * lat.neuron_inactive + static_cast<int64_t>(c.candidates.size()) * lat.neuron_active;
-        c.task_is_update = true;
+        c.task_kind = TaskKind::Update;
         c.task_arrival = c.update_release;
         c.updates_due = 0;
+    } else if (c.inputs_ready > 0) {
+        // A prioritised input task, before any waiting spike message: a synop per delivered event x synapse
+        // and one active update per distinct touched neuron.
+        const InputTask& task = c.input_tasks[c.input_head];
+        const int32_t n_inputs = net_.n_inputs();
+        ++check_stamp_;
+        c.task_synops = 0;
+        c.task_touched = 0;
+        for (std::size_t k = task.begin; k < task.end; ++k) {
+            const Message& m = c.input_messages[k];
+            const Route& r = model_.route(m.route);
+            c.task_synops += synop_events(m);
+            const FanOut row = m.entry < n_inputs ? net_.input_fanout().row(m.entry)
+                                                  : net_.neuron_fanout().row(m.entry - n_inputs);
+            for (int64_t s = r.begin; s < r.end; ++s) {
+                const auto t = static_cast<std::size_t>(row.targets[s]);
+                if (checked_stamp_[t] == check_stamp_) continue;
+                checked_stamp_[t] = check_stamp_;
+                ++c.task_touched;
+            }
+        }
+        cost = c.task_synops * lat.synop + c.task_touched * lat.neuron_active;
+        c.task_kind = TaskKind::Input;
+        c.task_arrival = task.release;
+        --c.inputs_ready;
+        count_delivery();
     } else if (c.head < c.waiting.size()) {
         c.task = take_next(c, rng);
         const Route& r = model_.route(c.task.route);
         cost = synop_events(c.task) * lat.synop + r.touched * lat.neuron_active;
-        c.task_is_update = false;
+        c.task_kind = TaskKind::Message;
         c.task_arrival = c.task.arrival;
-        if (++out_->totals[kDeliveries] > max_deliveries_) {
-            throw ConfigError("the timed run needed more than " + std::to_string(max_deliveries_) +
-                              " message deliveries (runaway activity?); raise max_steps_per_bin if this is intended");
-        }
+        count_delivery();
     } else {
         return;
     }
@@ -362,18 +396,47 @@ void TimedEngine::finish_task(int32_t core, int64_t now) {
     c.busy = false;
     out_->core_busy[core] += now - c.task_start;
     if (out_->trace) {
-        out_->trace->push_back({core, c.task_is_update ? -1 : c.task.entry, c.task_arrival, c.task_start, now});
+        const int64_t source = c.task_kind == TaskKind::Update  ? -1
+                               : c.task_kind == TaskKind::Input ? -3
+                                                                : int64_t{c.task.entry};
+        out_->trace->push_back({core, source, c.task_arrival, c.task_start, now});
     }
     const int32_t bin = bin_of(now);
     const SampleCounters& counters = out_->bins;
     spikes_.clear();
-    if (c.task_is_update) {
+    auto check_received = [&]() {
+        for (const int32_t neuron : received_) {
+            const auto i = static_cast<std::size_t>(neuron);
+            if (refractory_bin_[i] == bin) continue;  // the current is discarded
+            catch_up(neuron, bin, now);
+            const int64_t k = fire(neuron, v_[i] + current_[i], bin, true);
+            if (k > 0) spikes_.push_back({neuron, k, now});
+        }
+    };
+    if (c.task_kind == TaskKind::Update) {
         counters.neuron_updates[bin] += static_cast<int64_t>(c.candidates.size());
         for (const int32_t neuron : c.candidates) {
             if (refractory_bin_[static_cast<std::size_t>(neuron)] == bin) continue;
             catch_up(neuron, bin, now);
             const int64_t k = fire(neuron, v_[static_cast<std::size_t>(neuron)], bin, true);
             if (k > 0) spikes_.push_back({neuron, k, now});
+        }
+    } else if (c.task_kind == TaskKind::Input) {
+        // Step 0 of docs/semantics.md for this core's neurons: every current summed in ascending channel
+        // order (the task's messages are in that order), then one check per touched neuron.
+        const InputTask task = c.input_tasks[c.input_head++];
+        counters.synops[bin] += c.task_synops;
+        counters.neuron_updates[bin] += c.task_touched;
+        counters.forward_steps[bin] += 1;
+        ++receive_stamp_;
+        received_.clear();
+        for (std::size_t k = task.begin; k < task.end; ++k) deliver(c.input_messages[k]);
+        std::sort(received_.begin(), received_.end());
+        check_received();
+        if (c.input_head == c.input_tasks.size()) {
+            c.input_tasks.clear();
+            c.input_messages.clear();
+            c.input_head = 0;
         }
     } else {
         const Message& m = c.task;
@@ -384,18 +447,12 @@ void TimedEngine::finish_task(int32_t core, int64_t now) {
         ++receive_stamp_;
         received_.clear();
         deliver(m);
-        for (const int32_t neuron : received_) {  // ascending: the row is sorted by target
-            const auto i = static_cast<std::size_t>(neuron);
-            if (refractory_bin_[i] == bin) continue;  // the current is discarded
-            catch_up(neuron, bin, now);
-            const int64_t k = fire(neuron, v_[i] + current_[i], bin, true);
-            if (k > 0) spikes_.push_back({neuron, k, now});
-        }
+        check_received();  // ascending: the row is sorted by target
     }
     refresh_above(core);
     if (!spikes_.empty()) {
         const int64_t so_far = counters.forward_steps[bin];
-        record(bin, c.task_is_update ? so_far : so_far - 1, so_far);
+        record(bin, c.task_kind == TaskKind::Update ? so_far : so_far - 1, so_far);
         const int32_t n_inputs = net_.n_inputs();
         const LatencyTable& lat = model_.latency();
         for (const Spike& s : spikes_) {
@@ -407,6 +464,49 @@ void TimedEngine::finish_task(int32_t core, int64_t now) {
                 queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
             }
         }
+    }
+}
+
+// Sends input event k, or with prioritised input every event of its time (k is the first of them): each
+// event still travels as one message per destination core (the traffic is counted per event), but a core
+// receives the events of one time as one input task, released when they have arrived (the latency from the
+// input port to a core is the same for every channel).
+void TimedEngine::send_input(const std::vector<InputEvent>& inputs, std::size_t k, int64_t now) {
+    std::size_t next = k + 1;
+    if (!config_->prioritize_input) {
+        const InputEvent& e = inputs[k];
+        for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
+            count_route(*r, true, 1);
+            Message m{e.time + r->latency, 0, model_.route_index(r), e.channel, e.multiplicity, HUGE_VAL};
+            queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
+        }
+    } else {
+        const auto group = static_cast<int64_t>(k);
+        input_cores_.clear();
+        for (next = k; next < inputs.size() && inputs[next].time == now; ++next) {
+            const InputEvent& e = inputs[next];
+            for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
+                count_route(*r, true, 1);
+                Core& c = cores_[static_cast<std::size_t>(r->core)];
+                if (c.input_tasks.size() == c.input_head || c.input_tasks.back().group != group) {
+                    c.input_tasks.push_back({e.time + r->latency, group, c.input_messages.size(),
+                                             c.input_messages.size()});
+                    input_cores_.push_back(r->core);
+                }
+                InputTask& task = c.input_tasks.back();
+                c.input_messages.push_back(
+                    Message{e.time + r->latency, 0, model_.route_index(r), e.channel, e.multiplicity, HUGE_VAL});
+                task.end = c.input_messages.size();
+                task.release = std::max(task.release, e.time + r->latency);
+            }
+        }
+        for (const int32_t core : input_cores_) {
+            queue_.push(cores_[static_cast<std::size_t>(core)].input_tasks.back().release,
+                        Payload{Kind::InputReady, core, Message{}});
+        }
+    }
+    if (next < inputs.size()) {
+        queue_.push(inputs[next].time, Payload{Kind::Input, static_cast<int32_t>(next), Message{}});
     }
 }
 
@@ -435,17 +535,12 @@ void TimedEngine::run_async(const std::vector<InputEvent>& inputs, Xoshiro256& r
                     schedule_dispatch(core, now);
                 }
                 break;
-            case Kind::Input: {
-                const auto k = static_cast<std::size_t>(event.payload.core);
-                const InputEvent& e = inputs[k];
-                for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
-                    count_route(*r, true, 1);
-                    Message m{e.time + r->latency, 0, model_.route_index(r), e.channel, e.multiplicity, HUGE_VAL};
-                    queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
-                }
-                if (k + 1 < inputs.size()) {
-                    queue_.push(inputs[k + 1].time, Payload{Kind::Input, static_cast<int32_t>(k + 1), Message{}});
-                }
+            case Kind::Input:
+                send_input(inputs, static_cast<std::size_t>(event.payload.core), now);
+                break;
+            case Kind::InputReady: {
+                ++cores_[static_cast<std::size_t>(event.payload.core)].inputs_ready;
+                schedule_dispatch(event.payload.core, now);
                 break;
             }
             case Kind::Arrival: {
@@ -619,6 +714,9 @@ void run_timed_batch(const Network& network, const HardwareModel& model, const T
     }
     const int64_t n_cores = model.n_cores();
     const int64_t n_out = network.n_outputs();
+    // Timestamped events are individual messages by nature: prioritised input applies to frames only.
+    TimedConfig run_config = config;
+    if (!input.frames) run_config.prioritize_input = false;
     auto make_worker = [&]() -> SampleWorker {
         auto engine = std::make_shared<TimedEngine>(network, model);
         auto events = std::make_shared<std::vector<InputEvent>>();
@@ -646,7 +744,7 @@ void run_timed_batch(const Network& network, const HardwareModel& model, const T
             s.first_output = out.first_output + b * n_out;
             s.totals = out.totals + b * kTimedTotals;
             s.trace = out.trace ? &(*out.trace)[static_cast<std::size_t>(b)] : nullptr;
-            engine->run(config, *events, input.bins, first_index + static_cast<uint64_t>(b), s, cancel);
+            engine->run(run_config, *events, input.bins, first_index + static_cast<uint64_t>(b), s, cancel);
         };
     };
     run_parallel(input.samples, threads, make_worker, poll);

@@ -64,6 +64,7 @@ def run_timed(
     record: int,
     trace: bool,
     continuous_leak: bool,
+    prioritize_input: bool,
     max_deliveries_per_bin: int,
     frames: NDArray[np.float64] | None,
     event_times: NDArray[np.int64],

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
+from ._resources import check_result_memory
 from ._validation import choice, event_frames, non_negative_int, positive_int
 from .deploy import Deployment, deploy
 from .energy import HardwareCounters
@@ -46,7 +47,10 @@ class Emulator:
         F, the number of queued entries emitted per forward step (asynchronous schedules; None = all).
     prioritize_input : bool
         Deliver each bin's input frame at once in step 0 (True), or queue input events with the
-        network's spikes (False).
+        network's spikes (False). In timed mode (asynchronous schedules): True makes every first-layer core
+        integrate the bin's input messages as one input task, before its waiting spike messages, and check
+        its touched neurons once; False delivers every input message on its own like a spike.
+        Timestamped events (:meth:`run_events`) are always individual messages. ``"sync"`` needs True.
     seed : int
         Seed of the random schedule; sample ``s`` draws from a stream derived from ``(seed, s)``.
     max_post_output_steps : int or None
@@ -56,7 +60,8 @@ class Emulator:
         ``"spikes"`` also an event log of (bin, forward step, neuron).
     max_steps_per_bin : int or None
         A bin that needs more forward steps raises ConfigError (runaway activity); None = a default of
-        ``1000 + 100 * (n_inputs + n_neurons)``. In timed mode: message deliveries per bin, on average.
+        ``1000 + 100 * (n_inputs + n_neurons)``. In timed mode: deliveries (messages and input tasks) per
+        bin, on average.
     mode : {"step", "timed"}
         ``"step"``: the step model (docs/semantics.md). ``"timed"``: the timed hardware model
         (docs/hardware.md): cores, routing, latency in ns; needs ``hardware`` with latencies.
@@ -148,11 +153,12 @@ class Emulator:
             )
         for name, value, default, why in (
             ("group_size", self.group_size, None, "parallelism is the number of cores"),
-            ("prioritize_input", self.prioritize_input, True, "input events are messages routed to the cores"),
             ("max_post_output_steps", self.max_post_output_steps, None, "the hardware does not stop"),
         ):
             if value != default:
                 raise ConfigError(f"{name}={value!r} has no meaning in mode='timed' ({why})")
+        if self.schedule == "sync" and not self.prioritize_input:
+            raise ConfigError("prioritize_input=False applies to asynchronous schedules only, not to 'sync'")
         hw = self.deployment.hardware
         missing = hw.missing_latencies(sync=self.schedule == "sync", chips=self.deployment.n_chips)
         if missing:
@@ -185,7 +191,8 @@ class Emulator:
         duration_s : float
             The sample lasts ``ceil(duration_s / dt)`` bins.
 
-        In timed mode each event enters the mesh at its own time (to the picosecond). In step mode the
+        In timed mode each event enters the mesh at its own time (to the picosecond) and is delivered as a
+        message of its own, whatever ``prioritize_input`` says. In step mode the
         events are counted per bin (event ``(t, c)`` adds 1 to ``frames[floor(t / dt), c]``) and run as frames.
         """
         array = np.asarray(events, dtype=np.float64) if not isinstance(events, np.ndarray) else events
@@ -250,6 +257,10 @@ class Emulator:
         return self._run(checked, threads=n_threads, first_index=first, labels=label_array)
 
     def _run(self, inputs: np.ndarray, *, threads: int, first_index: int, labels: Any) -> BatchResult:
+        net = self.network
+        # Timed runs return the same per-bin counters (plus small per-core arrays): one estimate serves both.
+        check_result_memory(inputs.shape[0], inputs.shape[1], net.n_neurons, len(net.populations), net.n_outputs,
+                            per_neuron=self.record != "totals")
         if self.mode == "timed":
             return self._run_timed(inputs, inputs.shape[1], threads=threads, first_index=first_index, labels=labels)
         network = self.network if self.deployment is None else self.deployment.network
@@ -338,6 +349,7 @@ class Emulator:
             _RECORD_CODES[self.record],
             self.trace,
             self.leak == "continuous",
+            self.prioritize_input,
             0 if self.max_steps_per_bin is None else self.max_steps_per_bin,
             frames,
             *events,

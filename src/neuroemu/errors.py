@@ -17,6 +17,7 @@ __all__ = [
     "ModelImportError",
     "ModelExportError",
     "NetworkFileError",
+    "SweepError",
 ]
 
 
@@ -58,3 +59,11 @@ class ModelExportError(NeuroemuError, ValueError):
 
 class NetworkFileError(NeuroemuError, ValueError):
     """A saved network file is truncated, corrupted, foreign or of a newer format (names the file)."""
+
+
+class SweepError(NeuroemuError, RuntimeError):
+    """A sweep task failed after its retries, or a stored task result cannot be read (names the task or file)."""
+
+
+class ResourceError(NeuroemuError, MemoryError):
+    """A run would need more memory than the machine has (checked before allocating; names the sizes)."""

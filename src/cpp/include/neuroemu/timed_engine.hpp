@@ -24,6 +24,12 @@ struct TimedConfig {
     Record record = Record::Counts;
     bool trace = false;            // record every task of every core (TraceEntry)
     bool continuous_leak = false;  // decay by beta^(elapsed / dt) instead of once per bin
+    // Asynchronous schedules: the input events released at one same time (a frame's bin) reach each core
+    // as ONE input task, processed before the core's waiting spike messages, that integrates all of them
+    // (ascending channel) and then checks the touched neurons once: step 0 of docs/semantics.md. false:
+    // every input event is a message of its own, like a spike. run_timed_batch turns it off for timestamped
+    // events. Ignored by Schedule::Sync (which always integrates a layer's input at once).
+    bool prioritize_input = true;
     // Guards against runaway activity: a sample needing more than this many message deliveries per bin
     // (times the number of bins) is an error. 0 = 1000 + 100 * (n_inputs + n_neurons).
     int64_t max_deliveries_per_bin = 0;
@@ -37,8 +43,9 @@ struct InputEvent {
 };
 
 // One task of one core: a message delivery (source = its entry id: input channel c, or n_inputs + neuron),
-// a per-bin update of all the core's neurons (source = -1, arrival = the bin start), or a layer phase of
-// the sync schedule (source = -2, arrival = the latest arrival of the messages it delivers, or its start).
+// a per-bin update of all the core's neurons (source = -1, arrival = the bin start), a layer phase of
+// the sync schedule (source = -2, arrival = the latest arrival of the messages it delivers, or its start),
+// or a prioritised input task (source = -3, arrival = the arrival of the bin's input messages at the core).
 struct TraceEntry {
     int64_t core;
     int64_t source;
@@ -58,7 +65,7 @@ enum TimedTotal : int32_t {
     kChipCrossings,
     kBarriers,
     kInactiveUpdates,    // per-bin updates: every mapped neuron once per bin
-    kDeliveries,         // messages processed by cores
+    kDeliveries,         // message deliveries and input tasks processed by cores
     kDuration,           // ps: max(bins * dt, the end of the last task, the last arrival, the last barrier)
     kTimedTotals
 };
@@ -89,24 +96,39 @@ private:
         double multiplicity;
         double key;  // momentum: the source's pre-spike potential (+inf for input)
     };
-    enum class Kind : int32_t { BinStart, Input, Arrival, Dispatch, Done };
+    enum class Kind : int32_t { BinStart, Input, Arrival, InputReady, Dispatch, Done };
     struct Payload {
         Kind kind;
-        int32_t core;  // BinStart: the bin; Input: the index of the input event
+        int32_t core;  // BinStart: the bin; Input: the index of the input event; else the core
         Message message;
     };
+    // A prioritised input task: the input messages [begin, end) of Core::input_messages, ascending channel,
+    // all sent at one time; released when they have arrived.
+    struct InputTask {
+        int64_t release;
+        int64_t group;  // the index of the first input event of its time
+        std::size_t begin;
+        std::size_t end;
+    };
+    enum class TaskKind : int32_t { Update, Input, Message };
     struct Core {
         bool busy = false;
         bool dispatch_pending = false;
-        bool task_is_update = false;
+        TaskKind task_kind = TaskKind::Message;
         int32_t updates_due = 0;
         int64_t update_release = 0;  // the bin start of the oldest due per-bin update
         int64_t task_start = 0;
         int64_t task_arrival = 0;
+        int64_t task_synops = 0;     // of the running input task
+        int64_t task_touched = 0;
         Message task{};
         std::vector<Message> waiting;
         std::size_t head = 0;        // fifo: waiting[head..] in arrival order
         std::vector<int32_t> candidates;  // of the running per-bin update
+        std::vector<Message> input_messages;
+        std::vector<InputTask> input_tasks;  // in release order; input_tasks[input_head..] not yet done
+        std::size_t input_head = 0;
+        int32_t inputs_ready = 0;            // released input tasks not yet started
     };
     struct Spike {
         int32_t neuron;
@@ -128,7 +150,9 @@ private:
 
     void run_async(const std::vector<InputEvent>& inputs, Xoshiro256& rng, const std::atomic<bool>* cancel);
     void schedule_dispatch(int32_t core, int64_t now);
+    void send_input(const std::vector<InputEvent>& inputs, std::size_t k, int64_t now);
     void start_task(int32_t core, int64_t now, Xoshiro256& rng);
+    void count_delivery();
     void finish_task(int32_t core, int64_t now);
     Message take_next(Core& core, Xoshiro256& rng);
 
@@ -159,6 +183,7 @@ private:
     std::vector<std::vector<int32_t>> above_of_core_;
     std::vector<std::vector<int32_t>> cores_of_population_;
     std::vector<Core> cores_;
+    std::vector<int32_t> input_cores_;  // the cores reached by the input events of one time
     uint64_t receive_stamp_ = 0;
     uint64_t check_stamp_ = 0;
     EventQueue<Payload> queue_;

@@ -1,0 +1,39 @@
+"""Resource limits: a run that would not fit in memory is refused before anything is allocated."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import neuroemu
+from neuroemu import _resources
+from neuroemu.errors import ResourceError
+
+
+def test_result_bytes_counts_every_array():
+    # per bin: 3 int64 counters, 2 populations x int64, 3 outputs x (int32 + 2 int64), 10 neurons x int32
+    assert _resources.result_bytes(2, 5, 10, 2, 3, per_neuron=True) == 2 * 5 * (24 + 16 + 60 + 40)
+    assert _resources.result_bytes(2, 5, 10, 2, 3, per_neuron=False) == 2 * 5 * (24 + 16 + 60)
+
+
+def test_a_batch_too_large_for_memory_is_refused(small_network, small_inputs, monkeypatch):
+    monkeypatch.setattr(_resources, "available_memory_bytes", lambda: 1000)
+    em = neuroemu.Emulator(small_network, schedule="momentum", group_size=2)
+    with pytest.raises(ResourceError, match="GiB") as info:
+        em.run_batch(small_inputs)
+    assert isinstance(info.value, MemoryError)
+    assert 'record="totals"' in str(info.value)
+
+
+def test_fitting_batches_run(small_network, small_inputs):
+    batch = neuroemu.Emulator(small_network, schedule="fifo", group_size=1).run_batch(small_inputs)
+    assert len(batch) == len(small_inputs)
+
+
+def test_available_memory_is_known_here():
+    have = _resources.available_memory_bytes()
+    assert have is None or have > 0
+    _resources.check_result_memory(1, 1, 1, 1, 1, True, available=10**9)
+    with pytest.raises(ResourceError):
+        _resources.check_result_memory(10**6, 10**3, 10**4, 3, 10, True, available=10**9)
+    np.testing.assert_equal(_resources.result_bytes(0, 10, 10, 1, 1, True), 0)
