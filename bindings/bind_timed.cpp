@@ -1,6 +1,7 @@
 // The timed hardware model: HardwareModel (mapping + latencies in ps) and run_timed (a batch).
 #include <pybind11/numpy.h>
 
+#include "batch_arrays.hpp"
 #include "bindings.hpp"
 #include "neuroemu/errors.hpp"
 #include "neuroemu/timed_engine.hpp"
@@ -13,12 +14,7 @@ namespace {
 template <typename T>
 using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
-template <typename T>
-py::array_t<T> zeros(std::vector<py::ssize_t> shape) {
-    py::array_t<T> a(shape);
-    std::fill(a.mutable_data(), a.mutable_data() + a.size(), T{0});
-    return a;
-}
+using neuroemu_bindings::zeros;
 
 HardwareModel make_model(const neuroemu::Network& net, const Array<int32_t>& core_first, const Array<int32_t>& tiles,
                          const Array<int64_t>& latencies, int64_t dt_ps, const Array<int32_t>& input_port) {
@@ -75,87 +71,28 @@ py::dict run_timed(const neuroemu::Network& net, const HardwareModel& model, int
     input.bins = bins;
 
     const py::ssize_t b = input.samples, t = bins;
-    const py::ssize_t n = net.n_neurons(), n_pop = net.n_populations(), n_out = net.n_outputs();
-    const py::ssize_t n_cores = model.n_cores();
-    const bool per_neuron = config.record != neuroemu::Record::Totals;
-    auto spike_counts = per_neuron ? zeros<int32_t>({b, t, n}) : zeros<int32_t>({0});
-    auto population_spikes = zeros<int64_t>({b, t, n_pop});
-    auto output_counts = zeros<int32_t>({b, t, n_out});
-    auto forward_steps = zeros<int64_t>({b, t});
-    auto synops = zeros<int64_t>({b, t});
-    auto neuron_updates = zeros<int64_t>({b, t});
-    auto spikes_to_output = zeros<int64_t>({b, t, n_out});
-    auto steps_to_output = zeros<int64_t>({b, t, n_out});
-    auto core_busy = zeros<int64_t>({b, n_cores});
-    auto first_output = zeros<int64_t>({b, n_out});
+    neuroemu_bindings::BinCounterArrays arrays(b, t, net, config.record);
+    auto core_busy = zeros<int64_t>({b, py::ssize_t{model.n_cores()}});
+    auto first_output = zeros<int64_t>({b, py::ssize_t{net.n_outputs()}});
     auto totals = zeros<int64_t>({b, py::ssize_t{neuroemu::kTimedTotals}});
-    std::vector<std::vector<neuroemu::SpikeEvent>> events(config.record == neuroemu::Record::Spikes ? b : 0);
-    std::vector<std::vector<neuroemu::TraceEntry>> traces(trace ? b : 0);
+    std::vector<std::vector<neuroemu::TraceEntry>> traces(trace ? static_cast<size_t>(b) : 0);
 
     neuroemu::TimedBatchCounters out;
-    out.bins.spike_counts = per_neuron ? spike_counts.mutable_data() : nullptr;
-    out.bins.population_spikes = population_spikes.mutable_data();
-    out.bins.output_counts = output_counts.mutable_data();
-    out.bins.forward_steps = forward_steps.mutable_data();
-    out.bins.synops = synops.mutable_data();
-    out.bins.neuron_updates = neuron_updates.mutable_data();
-    out.bins.spikes_to_output = spikes_to_output.mutable_data();
-    out.bins.steps_to_output = steps_to_output.mutable_data();
-    out.bins.events = config.record == neuroemu::Record::Spikes ? &events : nullptr;
+    out.bins = arrays.view();
     out.core_busy = core_busy.mutable_data();
     out.first_output = first_output.mutable_data();
     out.totals = totals.mutable_data();
     out.trace = trace ? &traces : nullptr;
 
-    bool interrupted = false;
-    auto poll = [&interrupted]() {
-        py::gil_scoped_acquire gil;
-        if (PyErr_CheckSignals() != 0) {
-            interrupted = true;
-            return true;
-        }
-        return false;
-    };
-    try {
-        py::gil_scoped_release release;
+    neuroemu_bindings::run_interruptible([&](const auto& poll) {
         neuroemu::run_timed_batch(net, model, config, input, first_index, out, threads, poll);
-    } catch (const neuroemu::Cancelled&) {
-        if (interrupted) throw py::error_already_set();
-        throw;
-    }
+    });
 
-    py::dict result;
-    result["spike_counts"] = per_neuron ? py::object(spike_counts) : py::object(py::none());
-    result["population_spikes"] = population_spikes;
-    result["output_counts"] = output_counts;
-    result["forward_steps"] = forward_steps;
-    result["synops"] = synops;
-    result["neuron_updates"] = neuron_updates;
-    result["spikes_to_output"] = spikes_to_output;
-    result["steps_to_output"] = steps_to_output;
+    py::dict result = arrays.as_dict();
     result["core_busy_ps"] = core_busy;
     result["first_output_ps"] = first_output;
     result["totals"] = totals;
-    if (config.record == neuroemu::Record::Spikes) {
-        py::list logs;
-        for (const auto& log : events) {
-            py::array_t<int32_t> a({static_cast<py::ssize_t>(log.size()), py::ssize_t{3}});
-            std::copy(reinterpret_cast<const int32_t*>(log.data()),
-                      reinterpret_cast<const int32_t*>(log.data()) + 3 * log.size(), a.mutable_data());
-            logs.append(a);
-        }
-        result["events"] = logs;
-    }
-    if (trace) {
-        py::list logs;
-        for (const auto& log : traces) {
-            py::array_t<int64_t> a({static_cast<py::ssize_t>(log.size()), py::ssize_t{5}});
-            std::copy(reinterpret_cast<const int64_t*>(log.data()),
-                      reinterpret_cast<const int64_t*>(log.data()) + 5 * log.size(), a.mutable_data());
-            logs.append(a);
-        }
-        result["trace"] = logs;
-    }
+    if (trace) result["trace"] = neuroemu_bindings::logs_as_arrays<int64_t, 5>(traces);
     return result;
 }
 
