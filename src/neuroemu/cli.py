@@ -238,6 +238,72 @@ def train(args: Sequence[str]) -> None:
         sys.exit(code)
 
 
+@main.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False))
+@click.option("--cluster", default=None, help="Address of a dask.distributed scheduler (tcp://host:port).")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Local worker processes (default: all cores).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: the config's out, else sweep-<config name>).")
+@click.option("--retries", type=click.IntRange(0), default=2, show_default=True, help="Re-runs of a failed task.")
+@click.option("--serial", is_flag=True, help="Run the tasks in this process.")
+def sweep(config: str, cluster: str | None, workers: int | None, out: str | None, retries: int, serial: bool) -> None:
+    """Run the grid of CONFIG.toml (models x schedules x group sizes x modes x hardware) over a dataset in
+    shards, locally or on a dask cluster; finished tasks persist in --out, so a rerun resumes (docs/sweep.md)."""
+    from .sweep import Grid
+    from .sweep import sweep as run_sweep
+
+    grid = Grid.from_toml(config)
+    folder = out or grid.out or f"sweep-{Path(config).stem}"
+    with click.progressbar(length=1, label="sweep", file=sys.stderr, show_pos=True,
+                           hidden=not sys.stderr.isatty()) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        result = run_sweep(grid, out=folder, cluster=cluster, workers=workers, retries=retries,
+                           executor="serial" if serial else "processes", progress=progress)
+    for point, reason in result.skipped:
+        click.echo(f"skipped {point}: {reason}", err=True)
+    click.echo(result.table())
+    click.echo(f"\n{result.tasks_run + result.tasks_reused} tasks: {result.tasks_run} run, {result.tasks_reused} "
+               f"reused; results in {folder}/results.{{csv,json,md}}")
+
+
+@main.command()
+@click.option("--quick", "variant", flag_value="quick", help="Smoke run (seconds).")
+@click.option("--full", "variant", flag_value="full", help="30 epochs, 5 seeds, F in {4, 8, 16}: a bigger machine.")
+@click.option("--out", default=None, help="Output folder: cached models, records, tables (default neuroemu-study).")
+@click.option("--page", default=None, help="Results page to write (default OUT/results.md; '' for none).")
+@click.option("--seeds", type=click.IntRange(1), default=None, help="Number of seeds (0..N-1).")
+@click.option("--epochs", type=click.IntRange(0), default=None)
+@click.option("--lr", type=float, default=None, help="Learning rate (default per dataset, docs/study.md).")
+@click.option("--samples", type=click.IntRange(1), default=None, help="Test samples per evaluation (default all).")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Models in parallel processes.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="Engine threads per evaluation.")
+@click.option("--dataset", "datasets", multiple=True, type=click.Choice(["digits", "digits_rows", "digits-rows"]))
+@click.option("--regime", "regimes", multiple=True, help="sync, momentum:4, random:16 ... (repeat).")
+@click.option("--device", default=None, help="Training device (default cuda when available).")
+@click.option("--hardware", default=None, help="Profile for energy and the timed model (default loihi).")
+@click.option("--report-only", is_flag=True, help="Rewrite tables and page from OUT's records; no runs.")
+def study(variant: str | None, out: str | None, page: str | None, seeds: int | None, epochs: int | None,
+          lr: float | None, samples: int | None, workers: int | None, threads: int | None, datasets: Sequence[str],
+          regimes: Sequence[str], device: str | None, hardware: str | None, report_only: bool) -> None:
+    """Train layer-synchronous and asynchronous-aware models, evaluate them under every schedule and F, and
+    write tables, figures and the results page (docs/study.md)."""
+    from . import study as study_module
+
+    if report_only:
+        study_module.report_only(out or "neuroemu-study", page)
+        return
+    config = study_module.config_from_options(
+        variant=variant or "default", out=out, page=page, seeds=seeds, epochs=epochs, lr=lr, samples=samples,
+        workers=workers, threads=threads, datasets=datasets or None, regimes=regimes or None, device=device,
+        hardware=hardware)
+    result = study_module.run_study(config)
+    click.echo(f"{len(result.records)} evaluations of {len(result.models)} models in "
+               f"{result.timings['wall_s']:.0f} s; results in {result.config.out}")
+
+
 def entry_point(argv: Sequence[str] | None = None) -> None:
     """Console entry: errors as one line and exit code 2; tracebacks only with --debug."""
     args = list(sys.argv[1:] if argv is None else argv)
