@@ -6,6 +6,8 @@ schedules with group size F), and measure spikes, synaptic operations and forwar
 
 from __future__ import annotations
 
+from typing import Any
+
 from .deploy import Deployment, deploy
 from .emulator import RECORD_MODES, SCHEDULES, Emulator
 from .energy import EnergyBreakdown
@@ -40,4 +42,15 @@ __all__ = [
     "Projection",
     "Result",
     "__version__",
+    "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # neuroemu.train is neuroemu.training.train, imported on first use: `python -m neuroemu.training`
+    # must not find the module already imported (and neither imports PyTorch)
+    if name == "train":
+        from .training import train
+
+        return train
+    raise AttributeError(f"module 'neuroemu' has no attribute {name!r}")
