@@ -222,9 +222,14 @@ def info(model: str, hardware_name: str | None, dt: float | None) -> None:
     if hardware_name:
         from .deploy import deploy
 
-        deployment = deploy(network, _hardware(hardware_name))
-        click.echo(f"\nmapping onto {deployment.hardware.name}: constraints satisfied\n")
-        click.echo(deployment.report_text() if hasattr(deployment, "report_text") else str(deployment.report()))
+        report = deploy(network, _hardware(hardware_name)).report()
+        click.echo(f"\nmapping onto {report['hardware']}: {report['cores']} cores on {report['chips']} chip(s), "
+                   f"every capacity satisfied\n")
+        click.echo(format_table(report["layers"], [
+            ("layer", "layer", ""), ("neurons", "neurons", ""), ("cores", "cores", ""),
+            ("max_neurons_per_core", "max neurons/core", ""), ("max_synapses_per_core", "max synapses/core", ""),
+            ("max_fan_in_per_core", "max fan-in/core", ""), ("mean_messages_per_spike", "messages/spike", ".2f"),
+        ]))
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, add_help_option=False)
