@@ -697,7 +697,14 @@ def _run_pool(jobs: list[_Job], workers: int, attempts: _Attempts, on_result: On
             while (pending or running) and not broken:
                 while pending and len(running) < workers:
                     job = pending.popleft()
-                    running[pool.submit(_run_task, job)] = job
+                    try:
+                        running[pool.submit(_run_task, job)] = job
+                    except BrokenProcessPool:  # a worker died since the last wait: this job never started
+                        pending.appendleft(job)
+                        broken = True
+                        break
+                if broken and not running:
+                    break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in [f for f in running if f in done]:  # submission order
                     job = running.pop(future)
