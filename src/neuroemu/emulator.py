@@ -282,21 +282,8 @@ class Emulator:
             events = [np.rec.fromarrays(log.T, dtype=EVENT_DTYPE) if log.size else np.zeros(0, EVENT_DTYPE)
                       for log in raw["events"]]
             events = [np.asarray(e, dtype=EVENT_DTYPE) for e in events]
-        return BatchResult(
-            self.network.layer_sizes,
-            raw["spike_counts"],
-            raw["population_spikes"],
-            raw["output_counts"],
-            raw["forward_steps"],
-            raw["synops"],
-            raw["neuron_updates"],
-            raw["spikes_to_output"],
-            raw["steps_to_output"],
-            events=events,
-            labels=labels,
-            hardware=self.hardware,
-            hardware_counters=self._step_counters(raw, inputs),
-        )
+        return _batch_result(self.network.layer_sizes, raw, events=events, labels=labels, hardware=self.hardware,
+                             hardware_counters=self._step_counters(raw, inputs))
 
     def _step_counters(self, raw: dict[str, Any], inputs: np.ndarray) -> HardwareCounters | None:
         """Step mode: traffic from the deployment's routes x spikes per neuron (no time, no static energy)."""
@@ -380,16 +367,9 @@ class Emulator:
             cores=dep.n_cores,
             duration_ns=totals["duration_ps"] / 1000.0,
         )
-        return BatchResult(
+        return _batch_result(
             dep.network.layer_sizes,
-            raw["spike_counts"],
-            raw["population_spikes"],
-            raw["output_counts"],
-            raw["forward_steps"],
-            raw["synops"],
-            raw["neuron_updates"],
-            raw["spikes_to_output"],
-            raw["steps_to_output"],
+            raw,
             events=spike_log,
             labels=labels,
             hardware=dep.hardware,
@@ -397,3 +377,19 @@ class Emulator:
             timed=TimedData(raw["first_output_ps"], raw["core_busy_ps"], totals["duration_ps"],
                             totals["deliveries"], trace),
         )
+
+
+def _batch_result(layer_sizes: tuple[int, ...], raw: dict[str, Any], **extra: Any) -> BatchResult:
+    """A BatchResult from the per-bin counters both engines return (``raw``) and what a mode adds."""
+    return BatchResult(
+        layer_sizes,
+        raw["spike_counts"],
+        raw["population_spikes"],
+        raw["output_counts"],
+        raw["forward_steps"],
+        raw["synops"],
+        raw["neuron_updates"],
+        raw["spikes_to_output"],
+        raw["steps_to_output"],
+        **extra,
+    )

@@ -13,7 +13,6 @@ whose latencies it needs are not given.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -21,19 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ._toml import read_toml
 from .errors import ConfigError, NeuroemuTypeError
-
-
-def _toml_module() -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        return tomllib
-    try:  # pragma: no cover - Python 3.10
-        import tomli  # type: ignore[import-not-found, unused-ignore]
-    except ImportError as exc:  # pragma: no cover
-        raise ConfigError("reading TOML on Python 3.10 needs the tomli package: pip install tomli") from exc
-    return tomli  # pragma: no cover
 
 __all__ = ["Cost", "CoreLimits", "OperationCosts", "Hardware", "PRESETS", "OPERATIONS"]
 
@@ -244,14 +232,7 @@ class Hardware:
     def from_toml(cls, path: str | Path) -> Hardware:
         """Reads a profile written by :meth:`to_toml` (or by hand, in the same layout)."""
         path = Path(path)
-        tomllib = _toml_module()
-        try:
-            with path.open("rb") as handle:
-                data = tomllib.load(handle)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        except OSError as exc:
-            raise ConfigError(f"cannot read hardware profile {path}: {exc}") from exc
+        data = read_toml(path, "hardware profile")
         try:
             return cls.from_dict(data)
         except (ConfigError, NeuroemuTypeError) as exc:

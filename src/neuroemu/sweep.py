@@ -251,17 +251,10 @@ class Grid:
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> Grid:
         """Reads a sweep configuration (docs/sweep.md); relative paths in it are relative to its folder."""
-        from .hardware import _toml_module
+        from ._toml import read_toml
 
-        tomllib = _toml_module()
         path = Path(path)
-        try:
-            with path.open("rb") as handle:
-                data = tomllib.load(handle)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-        except OSError as exc:
-            raise ConfigError(f"cannot read sweep configuration {path}: {exc}") from exc
+        data = read_toml(path, "sweep configuration")
         try:
             return cls.from_dict(data, base=path.parent)
         except NeuroemuError as exc:
