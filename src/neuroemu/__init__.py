@@ -11,10 +11,24 @@ from typing import Any
 from .deploy import Deployment, deploy
 from .emulator import RECORD_MODES, SCHEDULES, Emulator
 from .energy import EnergyBreakdown
-from .errors import CapacityError, ConfigError, InputError, NeuroemuError, NeuroemuTypeError
+from .errors import (
+    CapacityError,
+    ConfigError,
+    DatasetError,
+    InputError,
+    MissingDependencyError,
+    ModelExportError,
+    ModelImportError,
+    NetworkFileError,
+    NeuroemuError,
+    NeuroemuTypeError,
+    ResourceError,
+    SweepError,
+)
 from .hardware import CoreLimits, Cost, Hardware, OperationCosts
 from .network import Network, Population, Projection
 from .result import EVENT_DTYPE, TRACE_DTYPE, BatchResult, Result
+from .sweep import Grid, SweepResult, sweep  # neuroemu.sweep is the function; the module stays importable
 
 __version__ = "0.1.0"
 
@@ -22,6 +36,16 @@ __all__ = [
     "EVENT_DTYPE",
     "TRACE_DTYPE",
     "CapacityError",
+    "DatasetError",
+    "Grid",
+    "MissingDependencyError",
+    "ModelExportError",
+    "ModelImportError",
+    "NetworkFileError",
+    "ResourceError",
+    "SweepError",
+    "SweepResult",
+    "sweep",
     "CoreLimits",
     "Cost",
     "Deployment",
