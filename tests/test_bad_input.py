@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import neuroemu
+import neuroemu.datasets
 from neuroemu import ConfigError, NeuroemuTypeError
 
 W = [np.ones((3, 2)), np.ones((2, 3))]
@@ -143,3 +144,40 @@ def test_runaway_activity_is_an_error_not_a_hang():
         neuroemu.Emulator(net, schedule="fifo", max_steps_per_bin=10_000).run(np.ones((1, 1)))
     with pytest.raises(ConfigError, match="forward steps"):
         neuroemu.Emulator(net, schedule="fifo").run(np.ones((1, 1)))
+
+
+def _tiny():
+    return neuroemu.Network.from_weights([np.ones((2, 2))], threshold=1.0, beta=1.0, dt=1.0)
+
+
+# The other public entry points: hardware, deployment, timed mode, datasets, files, import, sweeps.
+OTHER_ENTRY_POINTS = [
+    ("Hardware.preset", lambda: neuroemu.Hardware.preset("nochip"), ConfigError, "nochip"),
+    ("Hardware.from_toml", lambda: neuroemu.Hardware.from_toml("/nonexistent.toml"), ConfigError, "nonexistent"),
+    ("deploy: not a network", lambda: neuroemu.deploy("x", "loihi"), NeuroemuTypeError, "network"),
+    ("deploy: bits", lambda: neuroemu.deploy(_tiny(), "loihi", quantize_bits=0), ConfigError, "quantize_bits"),
+    ("timed: group size", lambda: neuroemu.Emulator(_tiny(), schedule="momentum", group_size=2, mode="timed",
+                                                    hardware="loihi"), ConfigError, "group_size"),
+    ("timed: no hardware", lambda: neuroemu.Emulator(_tiny(), mode="timed"), ConfigError, "hardware"),
+    ("timed: no latencies", lambda: neuroemu.Emulator(_tiny(), mode="timed", hardware="seneca"), ConfigError,
+     "latency"),
+    ("Emulator: mode", lambda: neuroemu.Emulator(_tiny(), mode="fast"), ConfigError, "mode"),
+    ("run_events: channel", lambda: neuroemu.Emulator(_tiny()).run_events(np.array([[0.0, 5]]), 1.0), ConfigError,
+     "channels"),
+    ("digits: encoding", lambda: neuroemu.datasets.digits(encoding="foo"), ConfigError, "encoding"),
+    ("digits: split", lambda: neuroemu.datasets.digits(split="val"), ConfigError, "split"),
+    ("digits: bins", lambda: neuroemu.datasets.digits(bins=0), ConfigError, "bins"),
+    ("nmnist: path", lambda: neuroemu.datasets.nmnist("/nonexistent"), neuroemu.DatasetError, "nonexistent"),
+    ("Network.load: foreign file", lambda: neuroemu.Network.load(__file__), neuroemu.NetworkFileError, "not a"),
+    ("Network.from_torch: not a model", lambda: neuroemu.Network.from_torch(object(), (2,), dt=1.0),
+     neuroemu.ModelImportError, "nn.Sequential"),
+    ("Grid: no models", lambda: neuroemu.Grid.from_dict({"models": []}), ConfigError, "models"),
+    ("pretrained: name", lambda: __import__("neuroemu.training").training.pretrained("nope"), ConfigError, "name"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "match"), [c[1:] for c in OTHER_ENTRY_POINTS],
+                         ids=[c[0] for c in OTHER_ENTRY_POINTS])
+def test_bad_input_to_other_entry_points(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
