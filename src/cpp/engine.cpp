@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "neuroemu/counting.hpp"
 #include "neuroemu/errors.hpp"
 #include "neuroemu/random.hpp"
 
@@ -22,18 +23,6 @@ struct Engine::BinContext {
     const std::atomic<bool>* cancel;
 };
 
-namespace {
-
-bool whole_number(double x) { return x == std::floor(x) && x < 9.0e15; }
-
-// The synaptic-operation multiplicity of an input channel: its event count, or one graded event.
-int64_t input_events(double x) { return whole_number(x) ? static_cast<int64_t>(x) : 1; }
-
-int64_t default_max_steps(const Network& net) {
-    return 1000 + 100 * (int64_t{net.n_inputs()} + net.n_neurons());
-}
-
-}  // namespace
 
 void validate(const RunConfig& config) {
     if (config.group_size < 0) throw ConfigError("group_size must be >= 1, or unlimited");
@@ -356,7 +345,7 @@ void Engine::run(const RunConfig& config, const double* frames, int64_t bins, ui
     reset_sample();
     queue_.reset(int64_t{net_.n_inputs()} + net_.n_neurons(), config.schedule);
     Xoshiro256 rng(config.seed, sample_index);
-    const int64_t max_steps = config.max_steps_per_bin > 0 ? config.max_steps_per_bin : default_max_steps(net_);
+    const int64_t max_steps = config.max_steps_per_bin > 0 ? config.max_steps_per_bin : default_max_steps_per_bin(net_);
     for (int64_t t = 0; t < bins; ++t) {
         if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
         BinContext ctx{config, out, static_cast<int32_t>(t), max_steps, 0, -1, 0, 0, cancel};

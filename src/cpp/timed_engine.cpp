@@ -7,15 +7,12 @@
 #include <string>
 
 #include "neuroemu/batch.hpp"
+#include "neuroemu/counting.hpp"
 #include "neuroemu/errors.hpp"
 
 namespace neuroemu {
 
 namespace {
-
-// The synaptic-operation multiplicity of an input event: its count, or one graded event (as in the step
-// engine, docs/semantics.md "Counters").
-int64_t input_events(double x) { return (x == std::floor(x) && x < 9.0e15) ? static_cast<int64_t>(x) : 1; }
 
 // A neuron with subtract reset and no refractoriness fires again at once while it stays above threshold;
 // this bounds one update (runaway potentials).
@@ -257,7 +254,7 @@ void TimedEngine::run(const TimedConfig& config, const std::vector<InputEvent>& 
     reset_sample(config, out, bins);
     const int64_t per_bin = config.max_deliveries_per_bin > 0
                                 ? config.max_deliveries_per_bin
-                                : 1000 + 100 * (int64_t{net_.n_inputs()} + net_.n_neurons());
+                                : default_max_steps_per_bin(net_);
     max_deliveries_ = per_bin * std::max<int64_t>(bins, 1);
     if (bins > 0) {
         for (const InputEvent& e : inputs) {
