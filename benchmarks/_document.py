@@ -141,6 +141,9 @@ workload). Weights are rounded to float32 once, so that float32 frameworks hold 
   5 for short calls, fewer for calls that would exceed the time budget: the "samples x runs" column); the
   table gives the best wall time and the best CPU time (`time.process_time`, all threads) per inference.
   Speed-ups are given on both; on a shared machine the CPU-time ratio at 1 thread is the robust one.
+- **Other load**: the last column says how many cores other processes kept busy during a measurement
+  (the machine's busy CPU time from `/proc/stat` minus this process's own, over the wall time). The
+  2-thread target is judged only on pairs of rows where it stayed below 0.25 of a core.
 - **Checks** before timing (float64 peers on the same samples as the engine):
 
 {check_md}

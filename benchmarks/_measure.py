@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from _machine import busy_cpu_seconds
+
 
 @dataclass
 class Timing:
@@ -21,6 +23,7 @@ class Timing:
     cpu: float  # best CPU seconds of one call (all threads of the process)
     repeats: int
     result: Any = None
+    other_cores: float = float("nan")  # cores kept busy by other processes during the runs (mean)
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -31,11 +34,17 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
 
 
 def best_of(fn: Callable[[], Any], repeats: int) -> Timing:
+    """Best wall and CPU time of `repeats` calls, and how many cores other processes kept busy meanwhile
+    (machine-wide busy CPU time from /proc/stat minus this process's own, over the wall time)."""
     wall, cpu, result = math.inf, math.inf, None
+    total_wall, total_cpu = 0.0, 0.0
+    busy0 = busy_cpu_seconds()
     for _ in range(max(1, repeats)):
         w, c, result = timed(fn)
         wall, cpu = min(wall, w), min(cpu, c)
-    return Timing(wall, cpu, max(1, repeats), result)
+        total_wall, total_cpu = total_wall + w, total_cpu + c
+    other = (busy_cpu_seconds() - busy0 - total_cpu) / total_wall if total_wall > 0 else float("nan")
+    return Timing(wall, cpu, max(1, repeats), result, max(0.0, other) if math.isfinite(other) else other)
 
 
 def repeats_for(estimate_s: float, budget_s: float, most: int = 5) -> int:

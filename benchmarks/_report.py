@@ -68,6 +68,7 @@ MAIN_HEADER = (
     "neuroemu speed-up (wall)",
     "neuroemu speed-up (CPU)",
     "compared with",
+    "other load (cores)",
 )
 
 
@@ -97,6 +98,7 @@ def main_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
                 fmt_ratio(r.get("ratio_wall")),
                 fmt_ratio(r.get("ratio_cpu")),
                 r.get("ref_label", ""),
+                f"{r['other']:.1f}" if r.get("other") is not None and math.isfinite(r["other"]) else "-",
             ]
         )
     return out
