@@ -18,3 +18,13 @@ def small_network() -> neuroemu.Network:
 def small_inputs() -> np.ndarray:
     rng = np.random.default_rng(3)
     return (rng.random((12, 8, 4)) < 0.5).astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small tensors: one intra-op thread is fastest, and immune to oversubscribed CI machines."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

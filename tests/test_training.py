@@ -18,14 +18,7 @@ from neuroemu import training  # noqa: E402
 from neuroemu.errors import ConfigError, NetworkFileError  # noqa: E402
 from neuroemu.torch import simulate  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Small tensors: one intra-op thread is fastest, and immune to oversubscribed CI machines."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
