@@ -11,6 +11,9 @@ PYBIND11_MODULE(_core, m) {
     py::register_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);
+        } catch (const neuroemu::InputError& e) {
+            py::object cls = py::module_::import("neuroemu.errors").attr("InputError");
+            PyErr_SetString(cls.ptr(), e.what());
         } catch (const neuroemu::ConfigError& e) {
             py::object cls = py::module_::import("neuroemu.errors").attr("ConfigError");
             PyErr_SetString(cls.ptr(), e.what());

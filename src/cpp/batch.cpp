@@ -89,14 +89,6 @@ void run_batch(const Network& network, const RunConfig& config, const BatchInput
     validate(config);
     if (threads < 1) throw ConfigError("threads must be >= 1");
     if (input.samples <= 0) return;
-    const int64_t n_values = input.samples * input.bins * network.n_inputs();
-    for (int64_t k = 0; k < n_values; ++k) {
-        const double x = input.frames[k];
-        if (!(x >= 0.0) || !std::isfinite(x)) {
-            throw ConfigError("input value " + std::to_string(x) + " at flat index " + std::to_string(k) +
-                              " is not a finite event count >= 0");
-        }
-    }
     const int64_t frame_size = input.bins * network.n_inputs();
     auto make_worker = [&]() -> SampleWorker {
         auto engine = std::make_shared<Engine>(network);

@@ -7,6 +7,7 @@
 
 #include "neuroemu/counting.hpp"
 #include "neuroemu/errors.hpp"
+#include "kernels.hpp"
 #include "neuroemu/random.hpp"
 
 namespace neuroemu {
@@ -39,29 +40,67 @@ void validate(const RunConfig& config) {
 
 Engine::Engine(const Network& network) : net_(network) {
     const auto n = static_cast<size_t>(net_.n_neurons());
-    v_.resize(n);
+    v_.assign(n, 0.0);
     current_.assign(n, 0.0);
     pre_spike_.resize(n);
-    leaked_to_.resize(n);
-    refractory_bin_.resize(n);
+    leaked_to_.assign(n, -1);
+    refractory_bin_.assign(n, -1);
     received_stamp_.assign(n, 0);
     checked_stamp_.assign(n, 0);
-    in_above_.resize(n);
+    in_above_.assign(n, 0);
 }
 
 void Engine::reset_sample() {
-    std::fill(v_.begin(), v_.end(), 0.0);
-    std::fill(current_.begin(), current_.end(), 0.0);  // a run that threw may have left current behind
-    std::fill(leaked_to_.begin(), leaked_to_.end(), -1);
-    std::fill(refractory_bin_.begin(), refractory_bin_.end(), -1);
-    std::fill(in_above_.begin(), in_above_.end(), uint8_t{0});
+    if (reset_everything_) {
+        std::fill(v_.begin(), v_.end(), 0.0);
+        std::fill(current_.begin(), current_.end(), 0.0);  // a run that threw may have left current behind
+        std::fill(leaked_to_.begin(), leaked_to_.end(), -1);
+        std::fill(refractory_bin_.begin(), refractory_bin_.end(), -1);
+        std::fill(in_above_.begin(), in_above_.end(), uint8_t{0});
+        queue_ = PendingQueue();
+        reset_everything_ = false;
+    } else {
+        // Every change to a neuron's state starts with its first catch_up of the sample (leaked_to_ -1),
+        // which lists it in touched_; current_ is back to zero after every step that completed.
+        for (const int32_t neuron : touched_) {
+            const auto i = static_cast<size_t>(neuron);
+            v_[i] = 0.0;
+            leaked_to_[i] = -1;
+            refractory_bin_[i] = -1;
+            in_above_[i] = 0;
+        }
+    }
+    touched_.clear();
     above_.clear();
     previous_bin_spikes_.clear();
+}
+
+void Engine::compact_input(const double* frames, int64_t bins) {
+    const kernels::Table& k = kernels::table();
+    const int32_t n_in = net_.n_inputs();
+    input_offsets_.assign(static_cast<size_t>(bins) + 1, 0);
+    int64_t count = 0;
+    for (int64_t t = 0; t < bins; ++t) {
+        if (input_channels_.size() < static_cast<size_t>(count + n_in)) {
+            input_channels_.resize(static_cast<size_t>(count + n_in));
+            input_values_.resize(static_cast<size_t>(count + n_in));
+        }
+        const kernels::FrameScan scan =
+            k.scan_nonzero(frames + t * n_in, n_in, input_channels_.data() + count, input_values_.data() + count);
+        if (scan.first_invalid >= 0) {
+            throw InputError("input value " + std::to_string(frames[t * n_in + scan.first_invalid]) + " at bin " +
+                             std::to_string(t) + ", channel " + std::to_string(scan.first_invalid) +
+                             " is not a finite event count >= 0");
+        }
+        count += scan.nonzero;
+        input_offsets_[static_cast<size_t>(t) + 1] = count;
+    }
 }
 
 void Engine::catch_up(int32_t neuron, int32_t bin) {
     const auto i = static_cast<size_t>(neuron);
     int32_t done = leaked_to_[i];
+    if (done < 0) touched_.push_back(neuron);
     const double beta = net_.params().beta[i];
     const double bias = net_.params().bias[i];
     double v = v_[i];
@@ -84,37 +123,57 @@ void Engine::start_delivery() {
     received_ranges_.clear();
 }
 
-void Engine::deliver(const FanOut& fanout, double multiplicity) {
-    if (fanout.size == 0) return;
-    if (fanout.contiguous) {
-        // A dense row: one vectorisable pass. Each target still sums in ascending source order, since
-        // sources are delivered in ascending order and current_ starts from 0.0.
-        const int32_t first = fanout.targets[0];
-        double* current = current_.data() + first;
-        for (int64_t s = 0; s < fanout.size; ++s) current[s] += multiplicity * fanout.weights[s];
-        const std::pair<int32_t, int32_t> range{first, static_cast<int32_t>(first + fanout.size)};
-        if (received_ranges_.empty() || received_ranges_.back() != range) received_ranges_.push_back(range);
-        return;
-    }
-    for (int64_t s = 0; s < fanout.size; ++s) {
-        const int32_t target = fanout.targets[s];
-        const auto t = static_cast<size_t>(target);
-        current_[t] += multiplicity * fanout.weights[s];
-        if (received_stamp_[t] != receive_stamp_) {
-            received_stamp_[t] = receive_stamp_;
-            received_.push_back(target);
+namespace {
+
+// Adds a scattered row's current and lists the targets reached for the first time in this delivery.
+template <typename Weight>
+void deliver_scattered(const int32_t* targets, const Weight* weights, int64_t size, double multiplicity,
+                       double* current, uint64_t* received_stamp, uint64_t stamp, std::vector<int32_t>& received) {
+    for (int64_t s = 0; s < size; ++s) {
+        const auto t = static_cast<size_t>(targets[s]);
+        current[t] += multiplicity * static_cast<double>(weights[s]);
+        if (received_stamp[t] != stamp) {
+            received_stamp[t] = stamp;
+            received.push_back(targets[s]);
         }
     }
 }
 
-void Engine::deliver_frame(BinContext& ctx, const double* frame) {
-    for (int32_t c = 0; c < net_.n_inputs(); ++c) {
-        const double x = frame[c];
-        if (x > 0.0) {
-            const FanOut row = net_.input_fanout().row(c);
-            ctx.synops += input_events(x) * row.size;
-            deliver(row, x);
+}  // namespace
+
+void Engine::deliver(const FanOut& fanout, double multiplicity) {
+    if (fanout.size == 0) return;
+    if (fanout.contiguous()) {
+        // A dense row: one vector pass. Each target still sums in ascending source order, since sources
+        // are delivered in ascending order and current_ starts from 0.0.
+        const kernels::Table& k = kernels::table();
+        double* current = current_.data() + fanout.first;
+        if (fanout.weights32) {
+            k.add_scaled_f32(current, fanout.weights32, multiplicity, fanout.size);
+        } else {
+            k.add_scaled(current, fanout.weights, multiplicity, fanout.size);
         }
+        const std::pair<int32_t, int32_t> range{fanout.first, static_cast<int32_t>(fanout.first + fanout.size)};
+        if (received_ranges_.empty() || received_ranges_.back() != range) received_ranges_.push_back(range);
+        return;
+    }
+    if (fanout.weights32) {
+        deliver_scattered(fanout.targets, fanout.weights32, fanout.size, multiplicity, current_.data(),
+                          received_stamp_.data(), receive_stamp_, received_);
+    } else {
+        deliver_scattered(fanout.targets, fanout.weights, fanout.size, multiplicity, current_.data(),
+                          received_stamp_.data(), receive_stamp_, received_);
+    }
+}
+
+void Engine::deliver_frame(BinContext& ctx) {
+    const auto begin = static_cast<size_t>(input_offsets_[static_cast<size_t>(ctx.bin)]);
+    const auto end = static_cast<size_t>(input_offsets_[static_cast<size_t>(ctx.bin) + 1]);
+    for (size_t e = begin; e < end; ++e) {
+        const double x = input_values_[e];
+        const FanOut row = net_.input_fanout().row(input_channels_[e]);
+        ctx.synops += input_events(x) * row.size;
+        deliver(row, x);
     }
 }
 
@@ -151,51 +210,65 @@ void Engine::spike(int32_t neuron, double u, int32_t bin) {
     step_spikes_.push_back(neuron);
 }
 
+// Sorts and merges the ranges reached by contiguous rows, so that each neuron is in at most one.
+void Engine::merge_received_ranges() {
+    if (received_ranges_.size() < 2) return;
+    std::sort(received_ranges_.begin(), received_ranges_.end());
+    size_t merged = 0;
+    for (size_t r = 1; r < received_ranges_.size(); ++r) {
+        if (received_ranges_[r].first <= received_ranges_[merged].second) {
+            received_ranges_[merged].second = std::max(received_ranges_[merged].second, received_ranges_[r].second);
+        } else {
+            received_ranges_[++merged] = received_ranges_[r];
+        }
+    }
+    received_ranges_.resize(merged + 1);
+}
+
+// Whether check_range has already checked `neuron` in this step (there are few ranges: one per population
+// reached by dense rows).
+bool Engine::in_received_range(int32_t neuron) const {
+    for (const auto& [begin, end] : received_ranges_) {
+        if (neuron >= begin && neuron < end) return true;
+    }
+    return false;
+}
+
+// Checks the neurons [first, last), all of which received current from a contiguous row: the common case
+// of a dense layer, where every step reaches the whole next layer. One vector pass (kernels::check_range)
+// after bringing the neurons this bin has not touched yet up to date; spikes are then handled one by one.
+void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
+    const kernels::Table& k = kernels::table();
+    const int32_t bin = ctx.bin;
+    const int64_t n = last - first;
+    if (k.min_i32(leaked_to_.data() + first, n) < bin) {
+        for (int32_t neuron = first; neuron < last; ++neuron) {
+            if (leaked_to_[static_cast<size_t>(neuron)] < bin) catch_up(neuron, bin);
+        }
+    }
+    if (fired_.size() < static_cast<size_t>(n)) fired_.resize(static_cast<size_t>(n));
+    int64_t n_fired = 0;
+    ctx.updates += k.check_range(current_.data() + first, v_.data() + first, net_.params().threshold.data() + first,
+                                 refractory_bin_.data() + first, bin, n, fired_.data(), &n_fired);
+    for (int64_t j = 0; n_fired > 0; ++j) {
+        if (fired_[static_cast<size_t>(j)]) {
+            const auto neuron = static_cast<int32_t>(first + j);
+            spike(neuron, v_[static_cast<size_t>(neuron)], bin);  // check_range left u in v_
+            --n_fired;
+        }
+    }
+}
+
 // Checks every neuron in [first, last) that received in this delivery.
 void Engine::check_received(BinContext& ctx, bool bias_rule, int32_t first, int32_t last) {
-    // Contiguous rows reached whole ranges: merge them so that each neuron is visited once, in a tight
-    // loop (the common case of a dense layer, where every step touches the whole next layer).
-    if (received_ranges_.size() > 1) {
-        std::sort(received_ranges_.begin(), received_ranges_.end());
-        size_t merged = 0;
-        for (size_t r = 1; r < received_ranges_.size(); ++r) {
-            if (received_ranges_[r].first <= received_ranges_[merged].second) {
-                received_ranges_[merged].second = std::max(received_ranges_[merged].second, received_ranges_[r].second);
-            } else {
-                received_ranges_[++merged] = received_ranges_[r];
-            }
-        }
-        received_ranges_.resize(merged + 1);
-    }
-    const double* __restrict threshold = net_.params().threshold.data();
-    double* __restrict current = current_.data();
-    double* v = v_.data();  // not restrict: catch_up and spike write it too
-    uint64_t* __restrict checked = checked_stamp_.data();
-    const int32_t* refractory_bin = refractory_bin_.data();
-    const int32_t* leaked_to = leaked_to_.data();
-    const int32_t bin = ctx.bin;
-    const uint64_t stamp = check_stamp_;
-    int64_t updates = 0;
+    merge_received_ranges();
     for (const auto& [begin, end] : received_ranges_) {
-        const int32_t stop = std::min(end, last);
-        for (int32_t neuron = std::max(begin, first); neuron < stop; ++neuron) {
-            checked[neuron] = stamp;
-            const double input = current[neuron];
-            current[neuron] = 0.0;
-            if (refractory_bin[neuron] == bin) continue;  // the current is discarded
-            if (leaked_to[neuron] < bin) catch_up(neuron, bin);
-            ++updates;
-            const double u = v[neuron] + input;
-            if (u > threshold[neuron]) {
-                spike(neuron, u, bin);
-            } else {
-                v[neuron] = u;
-            }
-        }
+        const int32_t from = std::max(begin, first);
+        const int32_t to = std::min(end, last);
+        if (from < to) check_range(ctx, from, to);
     }
-    ctx.updates += updates;
     for (const int32_t neuron : received_) {
-        if (neuron >= first && neuron < last) check(neuron, ctx, true, bias_rule);
+        if (neuron >= first && neuron < last && !in_received_range(neuron)) check(neuron, ctx, true, bias_rule);
     }
 }
 
@@ -236,17 +309,18 @@ void Engine::record_step(BinContext& ctx, int64_t step) {
     }
 }
 
-void Engine::run_async_bin(BinContext& ctx, const double* frame, Xoshiro256& rng) {
+void Engine::run_async_bin(BinContext& ctx, Xoshiro256& rng) {
     const RunConfig& config = ctx.config;
     const int32_t n_inputs = net_.n_inputs();
     const int32_t bin = ctx.bin;
     const int32_t n = net_.n_neurons();
     start_delivery();
     if (config.prioritize_input) {
-        deliver_frame(ctx, frame);
+        deliver_frame(ctx);
     } else {
-        for (int32_t c = 0; c < n_inputs; ++c) {
-            if (frame[c] > 0.0) queue_.push(c, frame[c], config.schedule == Schedule::Fifo ? -0.0 : HUGE_VAL);
+        const auto end = static_cast<size_t>(input_offsets_[static_cast<size_t>(bin) + 1]);
+        for (auto e = static_cast<size_t>(input_offsets_[static_cast<size_t>(bin)]); e < end; ++e) {
+            queue_.push(input_channels_[e], input_values_[e], config.schedule == Schedule::Fifo ? -0.0 : HUGE_VAL);
         }
     }
     for (int64_t step = 0;; ++step) {
@@ -254,9 +328,13 @@ void Engine::run_async_bin(BinContext& ctx, const double* frame, Xoshiro256& rng
         step_spikes_.clear();
         check_received(ctx, step == 0, 0, n);
         if (step == 0) {
-            for (const int32_t neuron : net_.biased_neurons()) check(neuron, ctx, false, true);
+            for (const int32_t neuron : net_.biased_neurons()) {
+                if (!in_received_range(neuron)) check(neuron, ctx, false, true);
+            }
         }
-        for (size_t a = 0; a < above_.size(); ++a) check(above_[a], ctx, false, step == 0);
+        for (size_t a = 0; a < above_.size(); ++a) {
+            if (!in_received_range(above_[a])) check(above_[a], ctx, false, step == 0);
+        }
         if (!above_.empty()) refresh_above();
         record_step(ctx, step);
         const double key = config.schedule == Schedule::Fifo ? -static_cast<double>(step) : 0.0;
@@ -296,12 +374,12 @@ void Engine::run_async_bin(BinContext& ctx, const double* frame, Xoshiro256& rng
     }
 }
 
-void Engine::run_sync_bin(BinContext& ctx, const double* frame) {
+void Engine::run_sync_bin(BinContext& ctx) {
     const int32_t n_pop = net_.n_populations();
     const int32_t n = net_.n_neurons();
     ++check_stamp_;
     start_delivery();
-    deliver_frame(ctx, frame);
+    deliver_frame(ctx);
     bin_spikes_.clear();
     const auto& biased = net_.biased_neurons();
     auto biased_at = biased.begin();
@@ -318,9 +396,11 @@ void Engine::run_sync_bin(BinContext& ctx, const double* frame) {
         }
         step_spikes_.clear();
         check_received(ctx, true, first, last);
-        for (; biased_at != biased.end() && *biased_at < last; ++biased_at) check(*biased_at, ctx, false, true);
+        for (; biased_at != biased.end() && *biased_at < last; ++biased_at) {
+            if (!in_received_range(*biased_at)) check(*biased_at, ctx, false, true);
+        }
         for (size_t a = 0; a < above_.size(); ++a) {
-            if (above_[a] >= first && above_[a] < last) check(above_[a], ctx, false, true);
+            if (above_[a] >= first && above_[a] < last && !in_received_range(above_[a])) check(above_[a], ctx, false, true);
         }
         record_step(ctx, p);
         for (const int32_t source : step_spikes_) {
@@ -343,24 +423,30 @@ void Engine::run(const RunConfig& config, const double* frames, int64_t bins, ui
     std::fill(out.spikes_to_output, out.spikes_to_output + bins * n_out, int64_t{-1});
     std::fill(out.steps_to_output, out.steps_to_output + bins * n_out, int64_t{-1});
     reset_sample();
-    queue_.reset(int64_t{net_.n_inputs()} + net_.n_neurons(), config.schedule);
-    Xoshiro256 rng(config.seed, sample_index);
-    const int64_t max_steps = config.max_steps_per_bin > 0 ? config.max_steps_per_bin : default_max_steps_per_bin(net_);
-    for (int64_t t = 0; t < bins; ++t) {
-        if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
-        BinContext ctx{config, out, static_cast<int32_t>(t), max_steps, 0, -1, 0, 0, cancel};
-        // Neurons with a bias change every bin: bring them up to date now (leak, then bias).
-        for (const int32_t neuron : net_.biased_neurons()) {
-            if (leaked_to_[static_cast<size_t>(neuron)] < ctx.bin) catch_up(neuron, ctx.bin);
+    try {
+        compact_input(frames, bins);
+        queue_.reset(int64_t{net_.n_inputs()} + net_.n_neurons(), config.schedule);
+        Xoshiro256 rng(config.seed, sample_index);
+        const int64_t max_steps =
+            config.max_steps_per_bin > 0 ? config.max_steps_per_bin : default_max_steps_per_bin(net_);
+        for (int64_t t = 0; t < bins; ++t) {
+            if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+            BinContext ctx{config, out, static_cast<int32_t>(t), max_steps, 0, -1, 0, 0, cancel};
+            // Neurons with a bias change every bin: bring them up to date now (leak, then bias).
+            for (const int32_t neuron : net_.biased_neurons()) {
+                if (leaked_to_[static_cast<size_t>(neuron)] < ctx.bin) catch_up(neuron, ctx.bin);
+            }
+            if (config.schedule == Schedule::Sync) {
+                run_sync_bin(ctx);
+            } else {
+                run_async_bin(ctx, rng);
+            }
+            out.synops[t] = ctx.synops;
+            out.neuron_updates[t] = ctx.updates;
         }
-        const double* frame = frames + t * net_.n_inputs();
-        if (config.schedule == Schedule::Sync) {
-            run_sync_bin(ctx, frame);
-        } else {
-            run_async_bin(ctx, frame, rng);
-        }
-        out.synops[t] = ctx.synops;
-        out.neuron_updates[t] = ctx.updates;
+    } catch (...) {
+        reset_everything_ = true;  // a bin left half done: the next sample must not trust touched_
+        throw;
     }
 }
 

@@ -76,7 +76,6 @@ FanOutTable::FanOutTable(int64_t n_sources, const std::vector<std::pair<int32_t,
         }
     }
     std::vector<std::pair<int32_t, double>> row;
-    contiguous_.assign(static_cast<std::size_t>(n_sources), 0);
     for (int64_t s = 0; s < n_sources; ++s) {
         const auto begin = static_cast<size_t>(indptr_[static_cast<size_t>(s)]);
         const auto end = static_cast<size_t>(indptr_[static_cast<size_t>(s) + 1]);
@@ -92,21 +91,41 @@ FanOutTable::FanOutTable(int64_t n_sources, const std::vector<std::pair<int32_t,
             weights_[k] = row[k - begin].second;
         }
     }
+    first_target_.assign(static_cast<size_t>(n_sources), -1);
     for (int64_t s = 0; s < n_sources; ++s) {
         const auto begin = static_cast<size_t>(indptr_[static_cast<size_t>(s)]);
         const auto end = static_cast<size_t>(indptr_[static_cast<size_t>(s) + 1]);
         bool consecutive = end > begin;
         for (size_t k = begin + 1; k < end && consecutive; ++k) consecutive = targets_[k] == targets_[k - 1] + 1;
-        contiguous_[static_cast<size_t>(s)] = consecutive ? 1 : 0;
+        if (consecutive) first_target_[static_cast<size_t>(s)] = targets_[begin];
+    }
+    const bool all_float = std::all_of(weights_.begin(), weights_.end(), [](double w) {
+        return static_cast<double>(static_cast<float>(w)) == w;
+    });
+    if (all_float) {
+        weights32_.assign(weights_.begin(), weights_.end());
+        weights_.clear();
+        weights_.shrink_to_fit();
     }
 }
 
 FanOut FanOutTable::row_range(int64_t source, int32_t first_target, int32_t last_target) const {
-    const FanOut all = row(source);
-    const int32_t* begin = std::lower_bound(all.targets, all.targets + all.size, first_target);
-    const int32_t* end = std::lower_bound(begin, all.targets + all.size, last_target);
-    const auto skip = begin - all.targets;
-    return {begin, all.weights + skip, end - begin, all.contiguous};
+    FanOut part = row(source);
+    int64_t skip = 0;
+    int64_t end = part.size;
+    if (part.contiguous()) {  // no search: the targets are first, first + 1, ...
+        skip = std::clamp<int64_t>(int64_t{first_target} - part.first, 0, part.size);
+        end = std::clamp<int64_t>(int64_t{last_target} - part.first, skip, part.size);
+    } else {
+        skip = std::lower_bound(part.targets, part.targets + part.size, first_target) - part.targets;
+        end = std::lower_bound(part.targets + skip, part.targets + part.size, last_target) - part.targets;
+    }
+    part.targets += skip;
+    if (part.weights) part.weights += skip;
+    if (part.weights32) part.weights32 += skip;
+    part.size = end - skip;
+    if (part.contiguous()) part.first = part.size > 0 ? static_cast<int32_t>(part.first + skip) : -1;
+    return part;
 }
 
 Network::Network(int32_t n_inputs, std::vector<int32_t> population_sizes, NeuronParameters params,

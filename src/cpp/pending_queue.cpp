@@ -7,6 +7,10 @@ namespace neuroemu {
 void PendingQueue::reset(int64_t n_entries, Schedule schedule) {
     schedule_ = schedule;
     const auto n = static_cast<size_t>(n_entries);
+    if (multiplicity_.size() == n) {
+        clear();  // only queued entries differ from the empty state: O(queued), not O(entries)
+        return;
+    }
     multiplicity_.assign(n, 0.0);
     position_.assign(n, -1);
     version_.assign(n, 0);

@@ -112,7 +112,7 @@ void TimedEngine::deliver(const Message& m) {
             current_[t] = 0.0;
             received_.push_back(target);
         }
-        current_[t] += m.multiplicity * row.weights[s];
+        current_[t] += m.multiplicity * row.weight(s);
     }
 }
 

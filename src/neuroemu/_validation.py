@@ -25,8 +25,13 @@ def real_array(value: Any, name: str) -> NDArray[np.float64]:
     return np.asarray(array, dtype=np.float64, order="C")
 
 
-def event_frames(value: Any, name: str, n_inputs: int, ndim: int) -> NDArray[np.float64]:
-    """Checks frames of non-negative event counts shaped (..., bins, n_inputs) with ``ndim`` axes."""
+def event_frames(value: Any, name: str, n_inputs: int, ndim: int, *, check_values: bool = True) -> NDArray[np.float64]:
+    """Checks frames of non-negative event counts shaped (..., bins, n_inputs) with ``ndim`` axes.
+
+    With ``check_values=False`` only the type and shape are checked here: the step engine checks every value
+    itself while it reads the frames (one pass instead of three); it then raises through
+    :func:`raise_bad_values`.
+    """
     frames = real_array(value, name)
     layout = "(bins, n_inputs)" if ndim == 2 else "(samples, bins, n_inputs)"
     if frames.ndim != ndim:
@@ -35,11 +40,19 @@ def event_frames(value: Any, name: str, n_inputs: int, ndim: int) -> NDArray[np.
         raise InputError(
             f"{name} has {frames.shape[-1]} input channels (last axis), the network has {n_inputs}"
         )
-    if not np.all(np.isfinite(frames)):
-        raise InputError(f"{name} contains NaN or infinite values")
-    if np.any(frames < 0):
-        raise InputError(f"{name} contains negative values; frames hold event counts >= 0")
+    if check_values:
+        raise_bad_values(frames, name)
     return frames
+
+
+def raise_bad_values(frames: NDArray[np.float64], name: str) -> None:
+    """Raises InputError naming the first value of ``frames`` that is not a finite count >= 0, if any."""
+    axes = ("sample", "bin", "channel")[-frames.ndim:]
+    for bad, what in ((~np.isfinite(frames), "NaN or infinite values"),
+                      (frames < 0, "negative values; frames hold event counts >= 0")):
+        if np.any(bad):
+            where = ", ".join(f"{axis} {int(i)}" for axis, i in zip(axes, np.argwhere(bad)[0]))
+            raise InputError(f"{name} contains {what} (the first at {where})")
 
 
 def positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _core
 from ._resources import check_result_memory
-from ._validation import choice, event_frames, non_negative_int, positive_int
+from ._validation import choice, event_frames, non_negative_int, positive_int, raise_bad_values
 from .deploy import Deployment, deploy
 from .energy import HardwareCounters
 from .errors import ConfigError, InputError, NeuroemuTypeError
@@ -229,8 +229,12 @@ class Emulator:
 
     def run(self, frames: Any) -> Result:
         """Runs one sample (sample index 0); ``frames`` is ``(T, n_inputs)`` of event counts >= 0."""
-        checked = event_frames(frames, "frames", self.network.n_inputs, ndim=2)
-        return self._run(checked[None], threads=1, first_index=0, labels=None)[0]
+        checked = event_frames(frames, "frames", self.network.n_inputs, ndim=2, check_values=self.mode == "timed")
+        try:
+            return self._run(checked[None], threads=1, first_index=0, labels=None)[0]
+        except InputError:
+            raise_bad_values(checked, "frames")  # the engine found a bad value: name it
+            raise
 
     def run_batch(
         self, inputs: Any, labels: Any = None, threads: int | None = None, first_index: int = 0
@@ -240,7 +244,7 @@ class Emulator:
         Sample ``b`` is sample index ``first_index + b`` for the random schedule, so a batch split into
         parts gives the same results as the whole, for any number of threads. Ctrl-C stops it promptly.
         """
-        checked = event_frames(inputs, "inputs", self.network.n_inputs, ndim=3)
+        checked = event_frames(inputs, "inputs", self.network.n_inputs, ndim=3, check_values=self.mode == "timed")
         n_threads = _available_cores() if threads is None else positive_int(threads, "threads")
         first = non_negative_int(first_index, "first_index")
         label_array = None
@@ -254,7 +258,11 @@ class Emulator:
                 raise InputError(f"labels must lie in [0, {self.network.n_outputs})")
             label_array = label_array.astype(np.int64)
         assert n_threads is not None
-        return self._run(checked, threads=n_threads, first_index=first, labels=label_array)
+        try:
+            return self._run(checked, threads=n_threads, first_index=first, labels=label_array)
+        except InputError:
+            raise_bad_values(checked, "inputs")  # the engine found a bad value: name it
+            raise
 
     def _run(self, inputs: np.ndarray, *, threads: int, first_index: int, labels: Any) -> BatchResult:
         net = self.network

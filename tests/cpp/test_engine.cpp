@@ -19,6 +19,7 @@ using neuroemu::BatchCounters;
 using neuroemu::BatchInput;
 using neuroemu::ConfigError;
 using neuroemu::Engine;
+using neuroemu::InputError;
 using neuroemu::Network;
 using neuroemu::NeuronParameters;
 using neuroemu::Projection;
@@ -478,3 +479,20 @@ TEST_CASE("run_batch: identical counters for any thread count and batch split (r
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("an invalid input value raises InputError naming its bin and channel; the engine stays usable") {
+    const Network net(2, {1}, uniform_params(1), {dense_projection(-1, 0, {{1.0, 1.0}})});
+    Engine engine(net);
+    const std::vector<double> bad{1.0, 0.0, 0.0, -2.0};  // bin 1, channel 1
+    Counters c(net, 2);
+    try {
+        engine.run(async(Schedule::Momentum), bad.data(), 2, 0, c.view());
+        FAIL("no exception");
+    } catch (const InputError& e) {
+        CHECK(std::string(e.what()).find("bin 1, channel 1") != std::string::npos);
+    }
+    const std::vector<double> good{2.0, 0.0};
+    Counters d(net, 1);
+    engine.run(async(Schedule::Momentum), good.data(), 1, 0, d.view());
+    CHECK(d.spike_counts == I32{1});
+}

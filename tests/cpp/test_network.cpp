@@ -26,7 +26,7 @@ using Row = std::vector<std::pair<int32_t, double>>;
 
 Row row_of(const FanOut& f) {
     Row r;
-    for (int64_t s = 0; s < f.size; ++s) r.emplace_back(f.targets[s], f.weights[s]);
+    for (int64_t s = 0; s < f.size; ++s) r.emplace_back(f.targets[s], f.weight(s));
     return r;
 }
 
@@ -97,7 +97,36 @@ TEST_CASE("row_range selects the synapses onto a target range") {
     const FanOut r = fan.row_range(0, 3, 5);
     REQUIRE(r.size == 1);
     CHECK(r.targets[0] == 3);
-    CHECK(r.weights[0] == 3.0);
+    CHECK(r.weight(0) == 3.0);
+}
+
+TEST_CASE("a contiguous row knows its first target, also when cut by row_range") {
+    const Network net(1, {1, 4}, uniform_params(5),
+                      {dense_projection(0, 1, {{1.0}, {2.0}, {3.0}, {4.0}}), dense_projection(-1, 0, {{1.0}})});
+    const auto& fan = net.neuron_fanout();
+    CHECK(fan.row(0).first == 1);
+    const FanOut middle = fan.row_range(0, 2, 4);
+    CHECK(middle.first == 2);
+    CHECK(row_of(middle) == Row{{2, 2.0}, {3, 3.0}});
+    CHECK(fan.row_range(0, 0, 1).first == -1);  // empty
+    CHECK(fan.row_range(0, 7, 9).size == 0);
+    CHECK(row_of(fan.row_range(0, 0, 100)) == Row{{1, 1.0}, {2, 2.0}, {3, 3.0}, {4, 4.0}});
+    const Network gap(1, {3}, uniform_params(3), {dense_projection(-1, 0, {{1.0}, {0.0}, {2.0}})});
+    CHECK(gap.input_fanout().row(0).first == -1);  // targets 0 and 2: not contiguous
+}
+
+TEST_CASE("weights that are all exactly floats are kept as floats; any other weight keeps doubles") {
+    const Network exact(1, {2}, uniform_params(2), {dense_projection(-1, 0, {{0.5}, {-3.25}})});
+    const FanOut f = exact.input_fanout().row(0);
+    CHECK(f.weights32 != nullptr);
+    CHECK(f.weights == nullptr);
+    CHECK(row_of(f) == Row{{0, 0.5}, {1, -3.25}});
+    const Network precise(1, {2}, uniform_params(2), {dense_projection(-1, 0, {{0.5}, {0.1}})});
+    const FanOut g = precise.input_fanout().row(0);
+    CHECK(g.weights32 == nullptr);
+    CHECK(row_of(g) == Row{{0, 0.5}, {1, 0.1}});  // 0.1 is not a float: kept exactly
+    const Network huge(1, {1}, uniform_params(1), {dense_projection(-1, 0, {{1e300}})});
+    CHECK(huge.input_fanout().row(0).weights32 == nullptr);
 }
 
 TEST_CASE("biased_neurons lists the neurons with a non-zero bias, ascending") {

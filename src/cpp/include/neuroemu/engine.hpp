@@ -27,15 +27,19 @@ private:
     struct BinContext;
 
     void reset_sample();
+    void compact_input(const double* frames, int64_t bins);  // validates; keeps the non-zero entries per bin
     void catch_up(int32_t neuron, int32_t bin);  // applies the leaks (and biases) of bins not yet applied
     void deliver(const FanOut& fanout, double multiplicity);
-    void deliver_frame(BinContext& ctx, const double* frame);  // a whole input frame, ascending channels
+    void deliver_frame(BinContext& ctx);  // the bin's whole input frame, ascending channels
+    void merge_received_ranges();
+    bool in_received_range(int32_t neuron) const;
+    void check_range(BinContext& ctx, int32_t first, int32_t last);
     void check(int32_t neuron, BinContext& ctx, bool received, bool bias_rule);
     void spike(int32_t neuron, double u, int32_t bin);
     void check_received(BinContext& ctx, bool bias_rule, int32_t first, int32_t last);
     void record_step(BinContext& ctx, int64_t step);
-    void run_async_bin(BinContext& ctx, const double* frame, Xoshiro256& rng);
-    void run_sync_bin(BinContext& ctx, const double* frame);
+    void run_async_bin(BinContext& ctx, Xoshiro256& rng);
+    void run_sync_bin(BinContext& ctx);
     void start_delivery();
     void refresh_above();
 
@@ -43,7 +47,7 @@ private:
     std::vector<double> v_;
     std::vector<double> current_;          // zero except for delivered, not yet checked neurons
     std::vector<double> pre_spike_;
-    std::vector<int32_t> leaked_to_;       // the last bin whose leak (and bias) v_ includes
+    std::vector<int32_t> leaked_to_;       // the last bin whose leak (and bias) v_ includes; -1 = untouched
     std::vector<int32_t> refractory_bin_;  // the bin in which the neuron last became refractory
     std::vector<uint64_t> received_stamp_;
     std::vector<uint64_t> checked_stamp_;
@@ -55,6 +59,15 @@ private:
     std::vector<int32_t> bin_spikes_;      // sync: spikes of this bin, in ascending order
     std::vector<int32_t> previous_bin_spikes_;
     std::vector<Emission> group_;
+    // Neurons whose state this sample changed: resetting only them keeps a sample's cost independent of
+    // the network's size. After a run that threw, everything is reset instead.
+    std::vector<int32_t> touched_;
+    bool reset_everything_ = false;
+    std::vector<uint8_t> fired_;           // check_range's output flags
+    // This sample's input: the non-zero entries of bin t are [input_offsets_[t], input_offsets_[t + 1]).
+    std::vector<int32_t> input_channels_;
+    std::vector<double> input_values_;
+    std::vector<int64_t> input_offsets_;
     uint64_t receive_stamp_ = 0;
     uint64_t check_stamp_ = 0;
     PendingQueue queue_;

@@ -14,6 +14,12 @@ public:
     explicit ConfigError(const std::string& what) : std::invalid_argument(what) {}
 };
 
+// An input value is not a finite event count >= 0 (-> neuroemu.InputError, a ValueError).
+class InputError : public ConfigError {
+public:
+    explicit InputError(const std::string& what) : ConfigError(what) {}
+};
+
 // A run was cancelled from outside (Ctrl-C in Python) before it finished.
 class Cancelled : public std::runtime_error {
 public:

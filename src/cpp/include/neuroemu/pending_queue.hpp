@@ -19,6 +19,7 @@ struct Emission {
 
 class PendingQueue {
 public:
+    // Empties the queue for `n_entries` entries; O(queued entries) when the size is unchanged.
     void reset(int64_t n_entries, Schedule schedule);
 
     // Adds one event of `multiplicity` to `entry`. `key` ranks it: momentum passes the pre-spike

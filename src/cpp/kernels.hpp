@@ -1,0 +1,40 @@
+// The engine's innermost loops over contiguous neurons and input channels, compiled once per instruction
+// set (kernels.inc) and chosen at run time for the CPU at hand, so that one build (a wheel, a pip install
+// from source) runs on any x86-64 and still uses the wide vector units where they exist. Every kernel does
+// exactly the scalar arithmetic in the same order per element, so results never depend on the choice.
+#pragma once
+
+#include <cstdint>
+
+namespace neuroemu::kernels {
+
+struct FrameScan {
+    int64_t nonzero = 0;         // entries written
+    int64_t first_invalid = -1;  // the first value that is not a finite count >= 0; -1 when all are
+};
+
+struct Table {
+    const char* name;
+    // target[k] += multiplicity * weights[k] for k < n: a dense fan-out row.
+    void (*add_scaled)(double* target, const double* weights, double multiplicity, int64_t n);
+    // The same with float weights, each widened exactly to double first.
+    void (*add_scaled_f32)(double* target, const float* weights, double multiplicity, int64_t n);
+    // Checks neurons 0..n-1 that received current (docs/semantics.md): each one not refractory in `bin`
+    // takes u = v + current; v becomes u; fired[k] = u > threshold. current is consumed (set to 0); a
+    // refractory neuron's current is discarded. Every neuron must be caught up to `bin`. Returns the number
+    // of neurons updated (not refractory); `n_fired` receives the number that fired.
+    int64_t (*check_range)(double* current, double* v, const double* threshold, const int32_t* refractory_bin,
+                           int32_t bin, int64_t n, uint8_t* fired, int64_t* n_fired);
+    // The smallest of a[0..n-1] (INT32_MAX when n == 0).
+    int32_t (*min_i32)(const int32_t* a, int64_t n);
+    // Writes the non-zero values of x[0..n-1] and their indices in ascending order and checks every value.
+    FrameScan (*scan_nonzero)(const double* x, int64_t n, int32_t* indices, double* values);
+};
+
+// The best table for this CPU, chosen on first use.
+const Table& table();
+
+// Every table this build holds that the CPU can run (for the tests: they must all agree).
+int available_tables(const Table** out, int capacity);
+
+}  // namespace neuroemu::kernels

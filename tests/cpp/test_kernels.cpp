@@ -1,0 +1,144 @@
+// Every instruction-set variant of the kernels must compute exactly what the scalar definition says.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kernels.hpp"
+
+using neuroemu::kernels::FrameScan;
+using neuroemu::kernels::Table;
+
+namespace {
+
+std::vector<const Table*> tables() {
+    const Table* found[8];
+    const int n = neuroemu::kernels::available_tables(found, 8);
+    return {found, found + n};
+}
+
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("the chosen table is one of the available ones, the baseline always among them") {
+    const auto all = tables();
+    REQUIRE(!all.empty());
+    CHECK(std::string(all[0]->name) == "baseline");
+    bool chosen_listed = false;
+    for (const Table* t : all) chosen_listed = chosen_listed || t == &neuroemu::kernels::table();
+    CHECK(chosen_listed);
+}
+
+TEST_CASE("add_scaled and add_scaled_f32 equal the scalar loop bit for bit, for every length") {
+    std::mt19937 gen(3);
+    std::normal_distribution<double> normal;
+    for (const Table* t : tables()) {
+        CAPTURE(t->name);
+        for (int64_t n = 0; n < 70; ++n) {
+            std::vector<double> target(static_cast<size_t>(n)), w(static_cast<size_t>(n));
+            std::vector<float> w32(static_cast<size_t>(n));
+            for (int64_t k = 0; k < n; ++k) {
+                target[static_cast<size_t>(k)] = normal(gen);
+                w[static_cast<size_t>(k)] = normal(gen);
+                w32[static_cast<size_t>(k)] = static_cast<float>(normal(gen));
+            }
+            const double m = 1.0 + std::abs(normal(gen));
+            std::vector<double> expected = target, got = target;
+            for (size_t k = 0; k < target.size(); ++k) expected[k] += m * w[k];
+            t->add_scaled(got.data(), w.data(), m, n);
+            CHECK(same_bits(got, expected));
+            expected = target;
+            got = target;
+            for (size_t k = 0; k < target.size(); ++k) expected[k] += m * static_cast<double>(w32[k]);
+            t->add_scaled_f32(got.data(), w32.data(), m, n);
+            CHECK(same_bits(got, expected));
+        }
+    }
+}
+
+TEST_CASE("check_range: updates, spikes and consumed current as the scalar rule says") {
+    std::mt19937 gen(5);
+    std::normal_distribution<double> normal;
+    std::uniform_int_distribution<int32_t> bin_of(0, 3);
+    for (const Table* t : tables()) {
+        CAPTURE(t->name);
+        for (int64_t n = 0; n < 80; n += 7) {
+            const auto size = static_cast<size_t>(n);
+            std::vector<double> current(size), v(size), threshold(size);
+            std::vector<int32_t> refractory(size);
+            for (size_t k = 0; k < size; ++k) {
+                current[k] = normal(gen);
+                v[k] = normal(gen);
+                threshold[k] = 0.5 + std::abs(normal(gen));
+                refractory[k] = bin_of(gen);
+            }
+            const int32_t bin = 2;
+            std::vector<double> expected_v = v;
+            std::vector<uint8_t> expected_fired(size, 0);
+            int64_t expected_updates = 0, expected_fires = 0;
+            for (size_t k = 0; k < size; ++k) {
+                if (refractory[k] == bin) continue;
+                ++expected_updates;
+                expected_v[k] = v[k] + current[k];
+                expected_fired[k] = expected_v[k] > threshold[k];
+                expected_fires += expected_fired[k];
+            }
+            std::vector<uint8_t> fired(size, 7);
+            int64_t fires = -1;
+            const int64_t updates = t->check_range(current.data(), v.data(), threshold.data(), refractory.data(), bin,
+                                                   n, fired.data(), &fires);
+            CHECK(updates == expected_updates);
+            CHECK(fires == expected_fires);
+            CHECK(same_bits(v, expected_v));
+            CHECK(fired == expected_fired);
+            CHECK(same_bits(current, std::vector<double>(size, 0.0)));
+        }
+    }
+}
+
+TEST_CASE("min_i32 and scan_nonzero, including invalid values at every position") {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double inf = std::numeric_limits<double>::infinity();
+    for (const Table* t : tables()) {
+        CAPTURE(t->name);
+        CHECK(t->min_i32(nullptr, 0) == std::numeric_limits<int32_t>::max());
+        const std::vector<int32_t> a{5, 3, 9, -1, 4, 8, 2, 7, 6};
+        for (size_t n = 1; n <= a.size(); ++n) {
+            int32_t least = a[0];
+            for (size_t k = 0; k < n; ++k) least = std::min(least, a[k]);
+            CHECK(t->min_i32(a.data(), static_cast<int64_t>(n)) == least);
+        }
+        for (int64_t n = 0; n < 19; ++n) {
+            std::vector<double> x(static_cast<size_t>(n), 0.0);
+            for (int64_t k = 0; k < n; k += 3) x[static_cast<size_t>(k)] = 1.0 + static_cast<double>(k);
+            if (n > 1) x[1] = -0.0;  // a zero, not an event, and valid
+            std::vector<int32_t> idx(static_cast<size_t>(n) + 1);
+            std::vector<double> val(static_cast<size_t>(n) + 1);
+            const FrameScan scan = t->scan_nonzero(x.data(), n, idx.data(), val.data());
+            CHECK(scan.first_invalid == -1);
+            int64_t expected = 0;
+            for (int64_t k = 0; k < n; ++k) {
+                if (x[static_cast<size_t>(k)] == 0.0) continue;
+                REQUIRE(expected < scan.nonzero);
+                CHECK(idx[static_cast<size_t>(expected)] == k);
+                CHECK(val[static_cast<size_t>(expected)] == x[static_cast<size_t>(k)]);
+                ++expected;
+            }
+            CHECK(scan.nonzero == expected);
+            for (const double bad : {nan, inf, -inf, -1.0, -1e-300}) {
+                for (int64_t at = 0; at < n; ++at) {
+                    std::vector<double> y = x;
+                    y[static_cast<size_t>(at)] = bad;
+                    if (at + 2 < n) y[static_cast<size_t>(at + 2)] = nan;  // only the first one is reported
+                    CHECK(t->scan_nonzero(y.data(), n, idx.data(), val.data()).first_invalid == at);
+                }
+            }
+        }
+    }
+}
