@@ -20,4 +20,5 @@ PYBIND11_MODULE(_core, m) {
     bind_run(m);
     bind_timed(m);
     bind_trace(m);
+    bind_replay(m);
 }

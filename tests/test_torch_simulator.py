@@ -583,16 +583,20 @@ def test_engine_pass_gives_the_pytorch_trace(options, build):
         assert torch.equal(_emitted_multiplicities(ours, t), _emitted_multiplicities(ref, t))
 
 
-def _gradient_with(model, x, replay_single_spike: bool, **options):
+def _gradient_with(model, x, replay_single_spike: bool, fused: bool = True, **options):
+    """Output counts and gradient through the single-spike replay (fused CPU loops or PyTorch) or not."""
+    import neuroemu.torch._replay_single as single
     import neuroemu.torch.simulator as simulator
 
-    applies = simulator.single_spike_applies
+    applies, kernels = simulator.single_spike_applies, single.kernels_apply
     if not replay_single_spike:
         simulator.single_spike_applies = lambda *args: False
+    if not fused:
+        single.kernels_apply = lambda *args: False
     try:
         res = simulate(model, x, **options)
     finally:
-        simulator.single_spike_applies = applies
+        simulator.single_spike_applies, single.kernels_apply = applies, kernels
     weights = torch.randn(res.output_counts.shape, generator=torch.Generator().manual_seed(1), dtype=F64)
     return res.output_counts.detach(), grads(model, (res.output_counts * weights).sum())
 
@@ -609,12 +613,14 @@ def _gradient_with(model, x, replay_single_spike: bool, **options):
 )
 @pytest.mark.parametrize("sizes,build", [((6, 7, 5, 3), {}), ((6, 7, 5, 3), {"sparsity": 0.4}), ((6, 4), {}),
                                          ((6, 9, 8, 7, 3), {})])
-def test_single_spike_replay_equals_the_general_replay(options, sizes, build):
-    # refractory zero-reset networks take the replay with a hand-written backward; the general replay
-    # (autograd through the population-by-population recomputation) is its reference
+@pytest.mark.parametrize("fused", [True, False])
+def test_single_spike_replay_equals_the_general_replay(options, sizes, build, fused):
+    # refractory zero-reset networks take the replay with a hand-written backward (on CPU in fused C++
+    # loops, else in PyTorch operations); the general replay (autograd through the population-by-population
+    # recomputation) is its reference
     model = mlp(sizes, 0, mean=0.45 if build.get("sparsity") else 0.35, **build)
     x = torch.from_numpy(frames(0, 4, 5, 6, p=0.6)).double()
-    ours, g_ours = _gradient_with(model, x, True, **options)
+    ours, g_ours = _gradient_with(model, x, True, fused, **options)
     ref, g_ref = _gradient_with(model, x, False, **options)
     assert torch.equal(ours, ref) and ref.sum() > 5
     for a, b in zip(g_ours, g_ref):
@@ -634,12 +640,13 @@ def test_single_spike_replay_learns_beta_and_threshold():
         model[0].weight.copy_(torch.rand((7, 6), generator=gen, dtype=F64) * 0.8)
         model[2].weight.copy_(torch.rand((3, 7), generator=gen, dtype=F64) * 0.8)
     x = torch.from_numpy(frames(1, 4, 5, 6, p=0.6)).double()
-    ours, g_ours = _gradient_with(model, x, True, schedule="momentum", group_size=2)
     ref, g_ref = _gradient_with(model, x, False, schedule="momentum", group_size=2)
-    assert torch.equal(ours, ref)
     assert len(g_ref) == 6 and all(g.abs().max() > 0 for g in g_ref)
-    for a, b in zip(g_ours, g_ref):
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13 * float(b.abs().max()))
+    for fused in (True, False):
+        ours, g_ours = _gradient_with(model, x, True, fused, schedule="momentum", group_size=2)
+        assert torch.equal(ours, ref)
+        for a, b in zip(g_ours, g_ref):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13 * float(b.abs().max()))
 
 
 def test_first_spike_time_gradient_moves_spikes_earlier():

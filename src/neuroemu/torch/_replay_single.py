@@ -27,15 +27,62 @@ existing tests, against layer-wise BPTT and the step-by-step reference).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
+from .. import _core
 from ._layers import Params
 from ._schedule import Flat, Trace
-from .surrogate import Surrogate
+from .surrogate import ATan, FastSigmoid, Surrogate
 
-__all__ = ["replay_single_spike", "single_spike_applies"]
+__all__ = ["SingleSpikeRecord", "record_from_trace", "replay_single_spike", "single_spike_applies"]
+
+NO_SPIKE = np.iinfo(np.int32).max  # spike step of a neuron that did not spike in the bin
+
+
+@dataclass
+class SingleSpikeRecord:
+    """The schedule of a single-spike network in a compact form (CPU, for the fused loops of ``_core``).
+
+    Per population ``l``: ``spike_step[l]`` (T, B, n_l) int32, the forward step of the neuron's spike in
+    each bin (``NO_SPIKE`` if none); ``delivery[l]`` (T, B, n_l) int32, the step in which that spike is
+    delivered (-1 if never). Per bin: ``alive[t]`` (B, K_t) uint8, 1 where the sample runs another step.
+    """
+
+    spike_step: list[np.ndarray]
+    delivery: list[np.ndarray]
+    alive: list[np.ndarray]
+
+
+def record_from_trace(trace: Trace, net: Flat) -> SingleSpikeRecord:
+    """The compact record of a Trace (each neuron spikes and is delivered at most once per bin)."""
+    spike_step, delivery = [], []
+    per_bin_step, per_bin_delivery = [], []
+    for t in range(trace.n_bins):
+        spikes = trace.spikes[t]
+        spiked = spikes.amax(dim=1) > 0
+        per_bin_step.append(torch.where(spiked, spikes.argmax(dim=1), NO_SPIKE).to(torch.int32).cpu().numpy())
+        delivered = trace.delivery_step(t)  # 0 where never delivered (a delivery step is >= 1)
+        per_bin_delivery.append(torch.where(delivered > 0, delivered, -1.0).to(torch.int32).cpu().numpy())
+    steps_all, delivery_all = np.stack(per_bin_step), np.stack(per_bin_delivery)
+    for li in range(len(net.sizes)):
+        lo, hi = net.offsets[li], net.offsets[li + 1]
+        spike_step.append(np.ascontiguousarray(steps_all[:, :, lo:hi]))
+        delivery.append(np.ascontiguousarray(delivery_all[:, :, lo:hi]))
+    alive = [a.to(torch.uint8).cpu().numpy() for a in trace.alive]
+    return SingleSpikeRecord(spike_step, delivery, alive)
+
+
+_KERNEL_SURROGATES = {ATan: (0, "alpha"), FastSigmoid: (1, "slope")}
+
+
+def kernels_apply(params: list[Params], x: torch.Tensor) -> bool:
+    """Whether the fused CPU loops of ``_core`` can run this replay (else the PyTorch version runs)."""
+    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and all(
+        type(p.surrogate) in _KERNEL_SURROGATES for p in params)
 
 
 def single_spike_applies(params: list[Params], prioritize_input: bool, first_spike: bool) -> bool:
@@ -193,12 +240,133 @@ class _SingleSpikeReplay(torch.autograd.Function):
         return (None, None, None, *grads)
 
 
-def replay_single_spike(params: list[Params], net: Flat, trace: Trace, x: torch.Tensor) -> torch.Tensor:
-    """Differentiable output spike counts ``(B, T, n_out)``; see the module docstring for the conditions."""
-    with torch.no_grad():
-        bins = [_Bin(trace, t, net, params, x[:, t]) for t in range(trace.n_bins)]
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy()
+
+
+class _SingleSpikeKernels(torch.autograd.Function):
+    """The same pass as ``_SingleSpikeReplay`` with each population's loops fused in ``_core`` (CPU)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        record: SingleSpikeRecord,
+        layer_info: list[tuple[Surrogate, bool]],
+        x: torch.Tensor,
+        *tensors: torch.Tensor,
+    ) -> torch.Tensor:
+        n_layers = len(layer_info)
+        weights = [w.detach().contiguous() for w in tensors[0::3]]
+        betas = [b.detach().contiguous() for b in tensors[1::3]]
+        thetas = [th.detach().contiguous() for th in tensors[2::3]]
+        b_size, n_bins, _ = x.shape
+        dt, dev = x.dtype, x.device
+        v = [torch.zeros((b_size, w.shape[1]), dtype=dt, device=dev) for w in weights]
+        slopes: list[list[torch.Tensor]] = []
+        v_before: list[list[torch.Tensor]] = []
+        outs = []
+        nonzero0 = None if layer_info[0][1] else (weights[0] != 0).to(dt)
+        for t in range(n_bins):
+            k_steps = record.alive[t].shape[1]
+            slopes_t, v_t = [], []
+            for li in range(n_layers):
+                surrogate, dense = layer_info[li]
+                v_t.append(v[li])
+                base = betas[li] * v[li]
+                spike_step = record.spike_step[li][t]
+                if li == 0:
+                    xt = x[:, t]
+                    current = xt @ weights[0]
+                    present = (xt > 0).to(dt)
+                    recv = present.amax(dim=1, keepdim=True) if nonzero0 is None else (present @ nonzero0).clamp(max=1)
+                    u = base + current
+                    slope = (surrogate.derivative(u - thetas[0]) * recv).unsqueeze(1).contiguous()
+                    spiked = torch.from_numpy(spike_step == 0).to(dt)
+                    v_new = (base + current) * (1.0 - spiked)
+                else:
+                    slope = torch.empty((b_size, k_steps, weights[li].shape[1]), dtype=dt)
+                    v_new = torch.empty_like(base)
+                    kind, attr = _KERNEL_SURROGATES[type(surrogate)]
+                    _core.single_spike_forward(
+                        _np(weights[li]), record.delivery[li - 1][t], _np(base), _np(thetas[li]), spike_step,
+                        kind, float(getattr(surrogate, attr)), dense, _np(slope), _np(v_new))
+                slopes_t.append(slope)
+                v[li] = v_new
+            slopes.append(slopes_t)
+            v_before.append(v_t)
+            outs.append(torch.from_numpy(record.spike_step[-1][t] < k_steps).to(dt))
+        ctx.record, ctx.slopes, ctx.v_before, ctx.consumed = record, slopes, v_before, False
+        ctx.weights, ctx.betas = weights, betas
+        ctx.save_for_backward(x, *tensors)
+        return torch.stack(outs, dim=1)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        if ctx.consumed:
+            raise RuntimeError("the single-spike replay's backward pass can run only once per forward pass")
+        ctx.consumed = True  # the slopes are overwritten in place by the current gradients
+        x = ctx.saved_tensors[0]
+        record: SingleSpikeRecord = ctx.record
+        weights, betas = ctx.weights, ctx.betas
+        n_layers = len(weights)
+        needs = ctx.needs_input_grad[3:]
+        dt = x.dtype
+        grad_w = [torch.zeros_like(w) for w in weights]
+        grad_beta = [torch.zeros_like(b) for b in betas]
+        grad_theta = [torch.zeros_like(b) for b in betas]
+        grad_v = [torch.zeros((x.shape[0], w.shape[1]), dtype=dt) for w in weights]
+        grad_out = grad_out.contiguous()
+        for t in range(x.shape[1] - 1, -1, -1):
+            alive = record.alive[t]
+            k_steps = alive.shape[1]
+            back = back_tail = None
+            for li in range(n_layers - 1, -1, -1):
+                slope = ctx.slopes[t][li]  # becomes the gradient of the current per step
+                spike_step = record.spike_step[li][t]
+                carry = grad_v[li] * torch.from_numpy(spike_step >= k_steps).to(dt)
+                grad_base = torch.empty_like(carry)
+                output = _np(grad_out[:, t].contiguous()) if li == n_layers - 1 else None
+                hidden = output is None
+                _core.single_spike_backward(
+                    output, back if hidden else None, back_tail if hidden else None,
+                    record.delivery[li][t] if hidden else None, alive if hidden else None, spike_step,
+                    _np(carry), _np(slope), _np(grad_base), _np(grad_theta[li]),
+                    record.delivery[li - 1][t] if li > 0 else None, _np(grad_w[li]) if li > 0 else None)
+                if li == 0:
+                    grad_w[0] += x[:, t].t() @ grad_base
+                else:
+                    w_t = weights[li].t()
+                    back = _np((slope @ w_t).contiguous())
+                    back_tail = _np((carry @ w_t).contiguous())
+                grad_beta[li] += (grad_base * ctx.v_before[t][li]).sum(dim=0)
+                grad_v[li] = grad_base * betas[li]
+        grads: list[torch.Tensor | None] = []
+        for li in range(n_layers):
+            grads += [g if needs[3 * li + i] else None for i, g in enumerate((grad_w[li], grad_beta[li], grad_theta[li]))]
+        return (None, None, None, *grads)
+
+
+def replay_single_spike(
+    params: list[Params], net: Flat, trace: Trace | None, x: torch.Tensor, record: SingleSpikeRecord | None = None
+) -> torch.Tensor:
+    """Differentiable output spike counts ``(B, T, n_out)``; see the module docstring for the conditions.
+
+    On CPU with the built-in surrogates the fused loops of ``_core`` run (from ``record``, or from a record
+    made of ``trace``); elsewhere the same pass in PyTorch operations (from ``trace``).
+    """
     tensors: list[torch.Tensor] = []
     for p in params:
         tensors += [p.weight_t, p.beta, p.threshold]
+    if kernels_apply(params, x):
+        if record is None:
+            assert trace is not None
+            with torch.no_grad():
+                record = record_from_trace(trace, net)
+        layer_info = [(p.surrogate, p.dense) for p in params]
+        fused: torch.Tensor = _SingleSpikeKernels.apply(record, layer_info, x, *tensors)
+        return fused
+    assert trace is not None
+    with torch.no_grad():
+        bins = [_Bin(trace, t, net, params, x[:, t]) for t in range(trace.n_bins)]
     out: torch.Tensor = _SingleSpikeReplay.apply(bins, [p.surrogate for p in params], x, *tensors)
     return out

@@ -102,7 +102,8 @@ class Trace:
     Per bin: ``spikes`` (B, K, N) float 0/1 (spikes in step k); ``alive`` (B, K) bool (the queue is not
     empty after step k, so the sample runs step k + 1); the groups emitted after steps 0 .. K-2 either as
     ``emit_idx`` (B, K-1, F) queue positions with ``emit_mult`` (B, K-1, F) multiplicities (0 = an unused
-    slot), or, with ``emit_idx`` None, as dense ``emit_mult`` (B, K-1, n_src).
+    slot, whose index is arbitrary and may repeat an emitted one), or, with ``emit_idx`` None, as dense
+    ``emit_mult`` (B, K-1, n_src).
     """
 
     n_src: int
@@ -149,7 +150,8 @@ class Trace:
         if idx is None:
             out[:, :k_em] = (mult > 0).to(mult.dtype)
         elif k_em:
-            out[:, :k_em].scatter_(2, idx, (mult > 0).to(mult.dtype))
+            # add, not assign: an unused slot (multiplicity 0) may repeat the index of an emitted entry
+            out[:, :k_em].scatter_add_(2, idx, (mult > 0).to(mult.dtype))
         return out
 
     def emitting_steps(self, t: int, group_of_src: torch.Tensor, n_groups: int) -> torch.Tensor:
