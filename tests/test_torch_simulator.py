@@ -592,11 +592,11 @@ def _gradient_with(model, x, replay_single_spike: bool, fused: bool = True, **op
     if not replay_single_spike:
         simulator.single_spike_applies = lambda *args: False
     if not fused:
-        single.kernels_apply = lambda *args: False
+        single.kernels_apply = simulator.kernels_apply = lambda *args: False
     try:
         res = simulate(model, x, **options)
     finally:
-        simulator.single_spike_applies, single.kernels_apply = applies, kernels
+        simulator.single_spike_applies, single.kernels_apply, simulator.kernels_apply = applies, kernels, kernels
     weights = torch.randn(res.output_counts.shape, generator=torch.Generator().manual_seed(1), dtype=F64)
     return res.output_counts.detach(), grads(model, (res.output_counts * weights).sum())
 

@@ -26,6 +26,7 @@ import torch
 
 from .. import _core
 from ..errors import ConfigError
+from ._replay_single import NO_SPIKE, SingleSpikeRecord
 from ._schedule import Flat, Trace
 
 __all__ = ["engine_accepts", "engine_trace"]
@@ -89,8 +90,14 @@ def engine_trace(
     seed: int,
     max_steps_per_bin: int,
     threads: int = 1,
+    single_spike: bool = False,
 ) -> Trace:
-    """Runs the asynchronous step model in the engine on frames ``x`` (B, T, n_in); returns its Trace."""
+    """Runs the asynchronous step model in the engine on frames ``x`` (B, T, n_in); returns its Trace.
+
+    ``single_spike=True`` (every neuron spikes at most once per bin, prioritised input): the Trace holds
+    only the totals and a :class:`~neuroemu.torch._replay_single.SingleSpikeRecord`, for the fused
+    replay, not the per-step tensors.
+    """
     b_size, n_bins, n_in = x.shape
     n = net.n
     dev, dt = x.device, x.dtype
@@ -120,6 +127,8 @@ def engine_trace(
     spikes_rows = raw["spikes"]  # (sample, bin, step, neuron)
     emit_rows = raw["emissions"]  # (sample, bin, step, entry), entry = n_in + neuron for a neuron
     emit_mult = raw["multiplicity"]
+    if single_spike:
+        return _single_spike_trace(net, raw, n_bins, b_size, n_in, dev, dt)
     position = emit_rows[:, 3].astype(np.int64) - (n_in - off)  # the entry's queue position in the Trace
     slot = np.zeros(len(emit_rows), dtype=np.int64)
     if not unlimited and len(emit_rows):
@@ -166,3 +175,34 @@ def engine_trace(
             trace.emit_mult.append(mults.to(dev))
         trace.synops.append(tensor(raw["synops"][:, t]).to(torch.float64))
     return trace
+
+
+def _single_spike_trace(
+    net: Flat, raw: dict, n_bins: int, b_size: int, n_in: int, dev: torch.device, dt: torch.dtype
+) -> Trace:
+    """The totals and the compact record of a run in which every neuron spiked at most once per bin."""
+    n = net.n
+    steps = raw["forward_steps"]
+    spikes_rows, emit_rows = raw["spikes"], raw["emissions"]
+    sample, bin_, step, neuron = (spikes_rows[:, c].astype(np.int64) for c in range(4))
+    spike_step = np.full((n_bins, b_size, n), NO_SPIKE, dtype=np.int32)
+    spike_step[bin_, sample, neuron] = step
+    delivery = np.full((n_bins, b_size, n), -1, dtype=np.int32)
+    # an entry emitted after step k is delivered in step k + 1; with prioritised input every entry is a neuron
+    delivery[emit_rows[:, 1], emit_rows[:, 0], emit_rows[:, 3] - n_in] = emit_rows[:, 2] + 1
+    counts = np.bincount((sample * n_bins + bin_) * n + neuron, minlength=b_size * n_bins * n)
+    per_pop = [(net.offsets[li], net.offsets[li + 1]) for li in range(len(net.sizes))]
+    record = SingleSpikeRecord(
+        spike_step=[np.ascontiguousarray(spike_step[:, :, lo:hi]) for lo, hi in per_pop],
+        delivery=[np.ascontiguousarray(delivery[:, :, lo:hi]) for lo, hi in per_pop],
+        alive=[(np.arange(int(steps[:, t].max()))[None, :] < steps[:, t : t + 1] - 1).astype(np.uint8)
+               for t in range(n_bins)],
+    )
+    synops = torch.from_numpy(raw["synops"]).to(device=dev, dtype=torch.float64)
+    return Trace(
+        n_src=n,
+        synops=[synops[:, t] for t in range(n_bins)],
+        counts=torch.from_numpy(counts.reshape(b_size, n_bins, n)).to(device=dev, dtype=dt),
+        steps=torch.from_numpy(steps).to(dev),
+        single_spike=record,
+    )

@@ -342,7 +342,8 @@ class _SingleSpikeKernels(torch.autograd.Function):
                 grad_v[li] = grad_base * betas[li]
         grads: list[torch.Tensor | None] = []
         for li in range(n_layers):
-            grads += [g if needs[3 * li + i] else None for i, g in enumerate((grad_w[li], grad_beta[li], grad_theta[li]))]
+            per_layer = (grad_w[li], grad_beta[li], grad_theta[li])
+            grads += [g if needs[3 * li + i] else None for i, g in enumerate(per_layer)]
         return (None, None, None, *grads)
 
 

@@ -25,10 +25,10 @@ import torch
 
 from .._validation import choice, non_negative_int, positive_int
 from ..errors import ConfigError, InputError, NeuroemuTypeError
-from ._layers import Params, Population, apply_linear, parse_model, population_params
 from ._engine_schedule import engine_accepts, engine_trace
+from ._layers import Params, Population, apply_linear, parse_model, population_params
 from ._replay import replay
-from ._replay_single import replay_single_spike, single_spike_applies
+from ._replay_single import kernels_apply, replay_single_spike, single_spike_applies
 from ._schedule import flatten_params, run_schedule
 from .surrogate import spike
 
@@ -225,6 +225,7 @@ def simulate(
         raise NeuroemuTypeError(f"use_engine must be a bool or None, got {type(use_engine).__name__}")
     if use_engine is None:
         use_engine = device.type == "cpu" and engine_accepts(net)
+    single_spike = single_spike_applies(params, bool(prioritize_input), first_spike)
     if use_engine:
         seed = 0
         if schedule == "random":
@@ -240,6 +241,7 @@ def simulate(
             seed=seed,
             max_steps_per_bin=limit,
             threads=torch.get_num_threads(),
+            single_spike=single_spike and kernels_apply(params, x),
         )
     else:
         with torch.no_grad():
@@ -253,8 +255,8 @@ def simulate(
                 generator=generator,
                 max_steps_per_bin=limit,
             )
-    if single_spike_applies(params, bool(prioritize_input), first_spike):
-        out, tau = replay_single_spike(params, net, trace, x), None
+    if single_spike:
+        out, tau = replay_single_spike(params, net, trace, x, record=trace.single_spike), None
     else:
         out, tau = replay(params, net, trace, x, prioritize_input=bool(prioritize_input), first_spike=first_spike)
     return SimulationResult(
