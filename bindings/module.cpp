@@ -22,4 +22,6 @@ PYBIND11_MODULE(_core, m) {
     bind_network(m);
     bind_run(m);
     bind_timed(m);
+    bind_trace(m);
+    bind_replay(m);
 }

@@ -191,30 +191,35 @@ def test_lif_attributes_and_errors():
     refractory=st.booleans(),
     bias=st.booleans(),
     max_count=st.sampled_from([1, 2]),
+    use_engine=st.sampled_from([False, None]),
 )
-def test_agrees_with_engine(seed, sizes, schedule, group, prioritize, post, reset, refractory, bias, max_count):
+def test_agrees_with_engine(seed, sizes, schedule, group, prioritize, post, reset, refractory, bias, max_count,
+                            use_engine):
+    # use_engine=False: the PyTorch no-grad pass, an implementation independent of the engine
     if schedule == "sync":
-        group, prioritize, post = None, True, None
+        group, prioritize, post, use_engine = None, True, None, None
     model = mlp(sizes, seed, bias=bias, reset=reset, refractory=refractory)
     x = frames(seed, 3, 4, sizes[0], max_count=max_count)
     res = simulate(model, x, schedule=schedule, group_size=group, prioritize_input=prioritize,
-                   max_post_output_steps=post)
+                   max_post_output_steps=post, use_engine=use_engine)
     eng = neuroemu.Emulator(engine_network(model, reset=reset, refractory=refractory), schedule=schedule,
                             group_size=group, prioritize_input=prioritize, max_post_output_steps=post)
     assert_same_as_engine(res, eng.run_batch(x, threads=1))
 
 
+@pytest.mark.parametrize("use_engine", [False, True])
 @pytest.mark.parametrize("schedule,group", [("momentum", 2), ("fifo", 1), ("momentum", None)])
-def test_sparse_weights_agree_with_engine(schedule, group):
+def test_sparse_weights_agree_with_engine(schedule, group, use_engine):
     model = mlp((8, 9, 6, 4), 5, sparsity=0.5, mean=0.6)
     x = frames(1, 4, 5, 8)
-    res = simulate(model, x, schedule=schedule, group_size=group)
+    res = simulate(model, x, schedule=schedule, group_size=group, use_engine=use_engine)
     eng = neuroemu.Emulator(engine_network(model), schedule=schedule, group_size=group).run_batch(x, threads=1)
     assert_same_as_engine(res, eng)
     assert res.total_spikes.sum() > 20
 
 
-def test_momentum_ties_go_to_the_lower_index():
+@pytest.mark.parametrize("use_engine", [False, True])
+def test_momentum_ties_go_to_the_lower_index(use_engine):
     # two identical first-layer neurons reach the same pre-spike potential; with F = 1 the lower
     # index must be emitted first (the output neurons tell the order apart)
     model = torch.nn.Sequential(
@@ -225,7 +230,7 @@ def test_momentum_ties_go_to_the_lower_index():
         model[0].weight.fill_(1.5)
         model[2].weight.copy_(torch.tensor([[1.2, 0.0], [0.0, 1.2]], dtype=F64))
     x = np.ones((1, 1, 1))
-    res = simulate(model, x, schedule="momentum", group_size=1)
+    res = simulate(model, x, schedule="momentum", group_size=1, use_engine=use_engine)
     eng = neuroemu.Emulator(engine_network(model, beta=1.0), schedule="momentum", group_size=1).run_batch(x)
     assert_same_as_engine(res, eng)
     assert eng.spikes_to_output[0, 0, 0] < eng.spikes_to_output[0, 0, 1]
@@ -248,7 +253,7 @@ def _conv_model(seed):
 def test_conv_agrees_with_engine_from_torch(schedule, group):
     model = _conv_model(3)
     x = frames(2, 4, 5, 36).reshape(4, 5, 1, 6, 6)
-    res = simulate(model, x, schedule=schedule, group_size=group)
+    res = simulate(model, x, schedule=schedule, group_size=group, use_engine=None if schedule == "sync" else False)
     net = neuroemu.Network.from_torch(model, (1, 6, 6), dt=1e-3)
     eng = neuroemu.Emulator(net, schedule=schedule, group_size=group).run_batch(x.reshape(4, 5, 36), threads=1)
     assert_same_as_engine(res, eng)
@@ -526,6 +531,122 @@ def test_gradient_matches_step_by_step_reference(options, seed):
     for a, b in zip(ours, theirs):
         assert b.abs().max() > 0
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12 * float(b.abs().max()))
+
+
+def _flat(model, n_in):
+    from neuroemu.torch._layers import parse_model, population_params
+    from neuroemu.torch._schedule import flatten_params
+
+    params = [population_params(p, F64, torch.device("cpu")) for p in parse_model(model, (n_in,))]
+    return params, flatten_params(params, n_in)
+
+
+def _emitted_multiplicities(trace, t):
+    """(B, K-1, n_src) multiplicity of each queue entry emitted after each step (either layout)."""
+    mult, idx = trace.emit_mult[t], trace.emit_idx[t]
+    if idx is None:
+        return mult
+    out = torch.zeros((*mult.shape[:2], trace.n_src), dtype=mult.dtype)
+    return out.scatter_add_(2, idx, mult)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"schedule": "momentum", "group_size": 2},
+        {"schedule": "momentum", "group_size": None},
+        {"schedule": "fifo", "group_size": 1, "max_post_output_steps": 1},
+        {"schedule": "momentum", "group_size": 2, "prioritize_input": False},
+        {"schedule": "fifo", "group_size": 3, "prioritize_input": False},
+    ],
+)
+@pytest.mark.parametrize("build", [{}, {"reset": "subtract", "refractory": False, "bias": True}, {"sparsity": 0.4}])
+def test_engine_pass_gives_the_pytorch_trace(options, build):
+    # the no-grad pass in the C++ engine records the same spikes, steps, emissions and synops, in float64,
+    # as the batched PyTorch pass
+    from neuroemu.torch._engine_schedule import engine_trace
+    from neuroemu.torch._schedule import run_schedule
+
+    model = mlp((6, 7, 5, 3), 0, mean=0.45 if build.get("sparsity") else 0.35, **build)
+    x = torch.from_numpy(frames(0, 4, 5, 6, p=0.6, max_count=2)).double()
+    _, net = _flat(model, 6)
+    kwargs = {"schedule": options["schedule"], "group_size": options["group_size"],
+              "prioritize_input": options.get("prioritize_input", True),
+              "max_post_output_steps": options.get("max_post_output_steps"), "max_steps_per_bin": 10_000}
+    ours = engine_trace(net, x, seed=0, **kwargs)
+    ref = run_schedule(net, x, generator=None, **kwargs)
+    assert ours.n_bins == ref.n_bins == 5 and ref.spike_counts().sum() > 30
+    for t in range(ref.n_bins):
+        assert torch.equal(ours.spikes[t], ref.spikes[t])
+        assert torch.equal(ours.alive[t], ref.alive[t])
+        assert torch.equal(ours.synops[t], ref.synops[t])
+        assert torch.equal(_emitted_multiplicities(ours, t), _emitted_multiplicities(ref, t))
+
+
+def _gradient_with(model, x, replay_single_spike: bool, fused: bool = True, **options):
+    """Output counts and gradient through the single-spike replay (fused CPU loops or PyTorch) or not."""
+    import neuroemu.torch._replay_single as single
+    import neuroemu.torch.simulator as simulator
+
+    applies, kernels = simulator.single_spike_applies, single.kernels_apply
+    if not replay_single_spike:
+        simulator.single_spike_applies = lambda *args: False
+    if not fused:
+        single.kernels_apply = simulator.kernels_apply = lambda *args: False
+    try:
+        res = simulate(model, x, **options)
+    finally:
+        simulator.single_spike_applies, single.kernels_apply, simulator.kernels_apply = applies, kernels, kernels
+    weights = torch.randn(res.output_counts.shape, generator=torch.Generator().manual_seed(1), dtype=F64)
+    return res.output_counts.detach(), grads(model, (res.output_counts * weights).sum())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"schedule": "momentum", "group_size": 2},
+        {"schedule": "momentum", "group_size": 1, "use_engine": False},
+        {"schedule": "fifo", "group_size": 1, "max_post_output_steps": 1},
+        {"schedule": "random", "group_size": 3},
+        {"schedule": "momentum", "group_size": None},
+    ],
+)
+@pytest.mark.parametrize("sizes,build", [((6, 7, 5, 3), {}), ((6, 7, 5, 3), {"sparsity": 0.4}), ((6, 4), {}),
+                                         ((6, 9, 8, 7, 3), {})])
+@pytest.mark.parametrize("fused", [True, False])
+def test_single_spike_replay_equals_the_general_replay(options, sizes, build, fused):
+    # refractory zero-reset networks take the replay with a hand-written backward (on CPU in fused C++
+    # loops, else in PyTorch operations); the general replay (autograd through the population-by-population
+    # recomputation) is its reference
+    model = mlp(sizes, 0, mean=0.45 if build.get("sparsity") else 0.35, **build)
+    x = torch.from_numpy(frames(0, 4, 5, 6, p=0.6)).double()
+    ours, g_ours = _gradient_with(model, x, True, fused, **options)
+    ref, g_ref = _gradient_with(model, x, False, **options)
+    assert torch.equal(ours, ref) and ref.sum() > 5
+    for a, b in zip(g_ours, g_ref):
+        assert b.abs().max() > 0
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13 * float(b.abs().max()))
+
+
+def test_single_spike_replay_learns_beta_and_threshold():
+    model = torch.nn.Sequential(
+        torch.nn.Linear(6, 7, bias=False, dtype=F64),
+        LIF(torch.full((7,), 0.8, dtype=F64), 1.0, learn_beta=True, learn_threshold=True),
+        torch.nn.Linear(7, 3, bias=False, dtype=F64),
+        LIF(0.7, torch.tensor(0.9, dtype=F64), learn_beta=True, learn_threshold=True),
+    )
+    gen = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        model[0].weight.copy_(torch.rand((7, 6), generator=gen, dtype=F64) * 0.8)
+        model[2].weight.copy_(torch.rand((3, 7), generator=gen, dtype=F64) * 0.8)
+    x = torch.from_numpy(frames(1, 4, 5, 6, p=0.6)).double()
+    ref, g_ref = _gradient_with(model, x, False, schedule="momentum", group_size=2)
+    assert len(g_ref) == 6 and all(g.abs().max() > 0 for g in g_ref)
+    for fused in (True, False):
+        ours, g_ours = _gradient_with(model, x, True, fused, schedule="momentum", group_size=2)
+        assert torch.equal(ours, ref)
+        for a, b in zip(g_ours, g_ref):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13 * float(b.abs().max()))
 
 
 def test_first_spike_time_gradient_moves_spikes_earlier():

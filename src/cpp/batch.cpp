@@ -28,6 +28,7 @@ SampleCounters BatchCounters::sample(int64_t b, int64_t bins, int64_t n_neurons,
     s.spikes_to_output = spikes_to_output + b * bins * n_outputs;
     s.steps_to_output = steps_to_output + b * bins * n_outputs;
     if (events) s.events = &(*events)[static_cast<size_t>(b)];
+    if (emissions) s.emissions = &(*emissions)[static_cast<size_t>(b)];
     return s;
 }
 

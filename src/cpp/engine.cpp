@@ -359,6 +359,9 @@ void Engine::run_async_bin(BinContext& ctx, Xoshiro256& rng) {
             throw Cancelled();
         }
         queue_.emit(config.group_size, rng, group_);
+        if (ctx.out.emissions) {
+            for (const Emission& e : group_) ctx.out.emissions->push_back({bin, static_cast<int32_t>(step), e.entry, e.multiplicity});
+        }
         start_delivery();
         for (const Emission& e : group_) {
             if (e.entry < n_inputs) {

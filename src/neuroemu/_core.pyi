@@ -74,3 +74,43 @@ def run_timed(
     threads: int,
     first_index: int,
 ) -> dict[str, Any]: ...
+
+# the training simulator's schedule record and fused replay loops (neuroemu.torch)
+def run_batch_record(
+    network: Network,
+    schedule: int,
+    group_size: int,
+    prioritize_input: bool,
+    seed: int,
+    max_post_output_steps: int,
+    max_steps_per_bin: int,
+    inputs: NDArray[np.float64],
+    threads: int,
+    first_index: int,
+) -> dict[str, Any]: ...
+def single_spike_forward(
+    weights: NDArray[Any],
+    source_delivery: NDArray[np.int32],
+    base: NDArray[Any],
+    theta: NDArray[Any],
+    spike_step: NDArray[np.int32],
+    surrogate: int,
+    parameter: float,
+    dense: bool,
+    slopes: NDArray[Any],
+    v_end: NDArray[Any],
+) -> None: ...
+def single_spike_backward(
+    grad_output: NDArray[Any] | None,
+    back: NDArray[Any] | None,
+    back_tail: NDArray[Any] | None,
+    delivery: NDArray[np.int32] | None,
+    alive: NDArray[np.uint8] | None,
+    spike_step: NDArray[np.int32],
+    grad_v: NDArray[Any],
+    slopes: NDArray[Any],
+    grad_base: NDArray[Any],
+    grad_theta: NDArray[Any],
+    source_delivery: NDArray[np.int32] | None,
+    grad_weights: NDArray[Any] | None,
+) -> None: ...

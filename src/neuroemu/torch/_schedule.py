@@ -21,6 +21,7 @@ arithmetic is several times faster than boolean indexing on CPU), and every upda
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as nnf
@@ -102,7 +103,8 @@ class Trace:
     Per bin: ``spikes`` (B, K, N) float 0/1 (spikes in step k); ``alive`` (B, K) bool (the queue is not
     empty after step k, so the sample runs step k + 1); the groups emitted after steps 0 .. K-2 either as
     ``emit_idx`` (B, K-1, F) queue positions with ``emit_mult`` (B, K-1, F) multiplicities (0 = an unused
-    slot), or, with ``emit_idx`` None, as dense ``emit_mult`` (B, K-1, n_src).
+    slot, whose index is arbitrary and may repeat an emitted one), or, with ``emit_idx`` None, as dense
+    ``emit_mult`` (B, K-1, n_src).
     """
 
     n_src: int
@@ -111,17 +113,26 @@ class Trace:
     emit_idx: list[torch.Tensor | None] = field(default_factory=list)
     emit_mult: list[torch.Tensor] = field(default_factory=list)
     synops: list[torch.Tensor] = field(default_factory=list)  # per bin (B,) float64
+    # A record without the per-step tensors above (the engine's, for the fused single-spike replay)
+    # carries its totals and its compact form instead:
+    counts: torch.Tensor | None = None  # (B, T, N) spikes per neuron per bin
+    steps: torch.Tensor | None = None  # (B, T) forward steps
+    single_spike: Any = None  # _replay_single.SingleSpikeRecord
 
     @property
     def n_bins(self) -> int:
-        return len(self.spikes)
+        return len(self.synops)
 
     def forward_steps(self) -> torch.Tensor:
         """(B, T) forward steps of each sample in each bin."""
+        if self.steps is not None:
+            return self.steps
         return torch.stack([1 + a.sum(dim=1) for a in self.alive], dim=1)
 
     def spike_counts(self) -> torch.Tensor:
         """(B, T, N) spikes per neuron per bin."""
+        if self.counts is not None:
+            return self.counts
         return torch.stack([s.sum(dim=1) for s in self.spikes], dim=1)
 
     def delivery_step(self, t: int) -> torch.Tensor:
@@ -149,7 +160,8 @@ class Trace:
         if idx is None:
             out[:, :k_em] = (mult > 0).to(mult.dtype)
         elif k_em:
-            out[:, :k_em].scatter_(2, idx, (mult > 0).to(mult.dtype))
+            # add, not assign: an unused slot (multiplicity 0) may repeat the index of an emitted entry
+            out[:, :k_em].scatter_add_(2, idx, (mult > 0).to(mult.dtype))
         return out
 
     def emitting_steps(self, t: int, group_of_src: torch.Tensor, n_groups: int) -> torch.Tensor:

@@ -25,8 +25,10 @@ import torch
 
 from .._validation import choice, non_negative_int, positive_int
 from ..errors import ConfigError, InputError, NeuroemuTypeError
+from ._engine_schedule import engine_accepts, engine_trace
 from ._layers import Params, Population, apply_linear, parse_model, population_params
 from ._replay import replay
+from ._replay_single import kernels_apply, replay_single_spike, single_spike_applies
 from ._schedule import flatten_params, run_schedule
 from .surrogate import spike
 
@@ -134,6 +136,7 @@ def simulate(
     generator: torch.Generator | None = None,
     first_spike: bool = False,
     max_steps_per_bin: int | None = None,
+    use_engine: bool | None = None,
 ) -> SimulationResult:
     """Runs a sequential spiking model in the step model, differentiably.
 
@@ -158,11 +161,18 @@ def simulate(
         Shape of one frame; default ``frames.shape[2:]``.
     generator : torch.Generator, optional
         Random stream of the ``random`` schedule (on the model's device); default a generator seeded 0.
-        Its draws are its own: they do not reproduce the engine's random stream.
+        In the engine (``use_engine``) it seeds the engine's stream with one draw per call; in the
+        PyTorch pass it draws the keys itself. Either way the draws differ from an ``Emulator`` run.
     first_spike : bool
         Also compute ``first_spike_time`` (for a time-to-first-spike loss).
     max_steps_per_bin : int or None
         Raise RuntimeError for a bin that needs more forward steps (default ``1000 + 100 * (n_in + N)``).
+    use_engine : bool or None
+        Asynchronous schedules: which code takes the no-grad pass that decides every spike and emission.
+        ``True``: the C++ step engine (in float64, on a CPU copy of the weights; many times faster);
+        ``False``: batched PyTorch in the model's dtype and on its device; ``None`` (default): the engine
+        for a model on the CPU whose parameters the engine accepts (``beta`` in [0, 1], threshold > 0),
+        else PyTorch. The gradient pass is the same either way.
 
     Returns
     -------
@@ -211,18 +221,44 @@ def simulate(
     if generator is None and schedule == "random":
         generator = torch.Generator(device=device)
         generator.manual_seed(0)
-    with torch.no_grad():
-        trace = run_schedule(
+    if use_engine is not None and not isinstance(use_engine, (bool, np.bool_)):
+        raise NeuroemuTypeError(f"use_engine must be a bool or None, got {type(use_engine).__name__}")
+    if use_engine is None:
+        use_engine = device.type == "cpu" and engine_accepts(net)
+    single_spike = single_spike_applies(params, bool(prioritize_input), first_spike)
+    if use_engine:
+        seed = 0
+        if schedule == "random":
+            assert generator is not None
+            seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+        trace = engine_trace(
             net,
             x,
             schedule=schedule,
             group_size=group_size,
             prioritize_input=bool(prioritize_input),
             max_post_output_steps=max_post_output_steps,
-            generator=generator,
+            seed=seed,
             max_steps_per_bin=limit,
+            threads=torch.get_num_threads(),
+            single_spike=single_spike and kernels_apply(params, x),
         )
-    out, tau = replay(params, net, trace, x, prioritize_input=bool(prioritize_input), first_spike=first_spike)
+    else:
+        with torch.no_grad():
+            trace = run_schedule(
+                net,
+                x,
+                schedule=schedule,
+                group_size=group_size,
+                prioritize_input=bool(prioritize_input),
+                max_post_output_steps=max_post_output_steps,
+                generator=generator,
+                max_steps_per_bin=limit,
+            )
+    if single_spike:
+        out, tau = replay_single_spike(params, net, trace, x, record=trace.single_spike), None
+    else:
+        out, tau = replay(params, net, trace, x, prioritize_input=bool(prioritize_input), first_spike=first_spike)
     return SimulationResult(
         out,
         trace.spike_counts(),
