@@ -45,7 +45,7 @@ def events_curve(neuroemu: Any, workload: Any, probabilities: list[float], n_max
     """Time per inference against synaptic events per inference, on one network, input rate varied."""
     points = []
     for p in probabilities:
-        x = workload.inputs(n_max, p, seed=11)
+        x = workload.inputs(n_max, p, seed=11).astype(bool)
         for label, schedule, group in SCHEDULES:
             pt = _engine_point(neuroemu, workload.network, x, schedule, group, target_s)
             pt.update(p=p, schedule=label)
@@ -82,7 +82,7 @@ def neurons_curve(neuroemu: Any, make_sparse: Any, core_kwargs: dict, pads: list
     points = []
     for pad in pads:
         w = make_sparse(pad=pad, **core_kwargs)
-        x = w.inputs(n, p, seed=13)
+        x = w.inputs(n, p, seed=13).astype(bool)
         for label, schedule, group in SCHEDULES:
             pt = _engine_point(neuroemu, w.network, x, schedule, group, target_s)
             pt.update(pad=pad, neurons=w.n_neurons, synapses=w.n_synapses, schedule=label)

@@ -10,7 +10,8 @@ a full sort, until every sample's queue is empty.
 
 Setup (fixed, seeded):
   * network 256 inputs -> 512 -> 256 -> 128 -> 100 (996 neurons, dense, no bias), weights drawn
-    N(0, 1/fan_in) (standard deviation 1/sqrt(fan_in));
+    N(0, 1/fan_in) (standard deviation 1/sqrt(fan_in)) and rounded to float32 (as a PyTorch model holds
+    them);
   * LIF: threshold THRESHOLD (chosen so every layer spikes without saturating), beta = exp(-1/6)
     (tau = 6 bins, dt = 1), reset to zero, refractory until the next bin;
   * T = 10 bins; input: each channel an independent Bernoulli event with p = 0.05 per bin,
@@ -59,7 +60,10 @@ INPUT_SEED = 5678
 def make_weights(seed: int = WEIGHT_SEED) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     sizes = (N_IN,) + LAYERS
-    return [rng.standard_normal((n_out, n_in)) / math.sqrt(n_in) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    # Rounded to float32 once, as a model trained in PyTorch holds them: the float32 torch runs and the
+    # engine then use exactly the same weights.
+    return [(rng.standard_normal((n_out, n_in)) / math.sqrt(n_in)).astype(np.float32).astype(np.float64)
+            for n_in, n_out in zip(sizes[:-1], sizes[1:])]
 
 
 def make_inputs(n: int, seed: int = INPUT_SEED) -> np.ndarray:
@@ -229,11 +233,12 @@ def main(argv=None) -> int:
     rows = []
     engine_rate = {}
     torch_rate = {}
+    x_binary = x.astype(bool)  # the engine reads binary frames as bool in place (torch gets float32 tensors)
     for F in group_sizes:
         em = neuroemu.Emulator(net, schedule="momentum", group_size=F, seed=0, record="totals")
         for th in thread_counts:
-            em.run_batch(x[:64], threads=th)  # warm-up
-            sec, br = best_of(lambda em=em, th=th: em.run_batch(x, threads=th))
+            em.run_batch(x_binary[:64], threads=th)  # warm-up
+            sec, br = best_of(lambda em=em, th=th: em.run_batch(x_binary, threads=th))
             syn = float(np.sum(br.synops))
             engine_rate[(F, th)] = n_engine / sec
             rows.append(
@@ -254,7 +259,7 @@ def main(argv=None) -> int:
         # F = 1 is slow in the dense reference (one step per spike): fewer samples; torch with 2
         # threads only at the headline F (small matmuls gain little from a second thread)
         nt = TORCH_BATCH if F == 1 else n_torch
-        xt = x[:nt]
+        xt = x[:nt].astype(np.float32)  # torch reads float32 without a conversion
         ref = DenseAsyncTorch(torch, weights, THRESHOLD, BETA, F, torch.float32)
         st = ref.run_batched(xt, stats=True)  # untimed: synops / steps of the float32 run
         syn = float(np.sum(st["synops"]))

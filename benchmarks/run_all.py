@@ -196,7 +196,7 @@ def run_checks(ctx: Context, w: Any, label: str, n: int, dense: bool) -> None:
 def bench_engine(ctx: Context, plan: Plan, w: Any, label: str, act: str, p: float, opts: dict[str, Any]) -> None:
     neuroemu = ctx.neuroemu
     n_max = opts["max_samples"]
-    x = w.inputs(n_max, p)
+    x = w.inputs(n_max, p).astype(bool)  # binary frames as bool: the engine reads them in place
     configs: list[tuple[str, str, dict[str, Any]]] = []
     for name in opts.get("step", list(STEP_CONFIGS)):
         sched, group = STEP_CONFIGS[name]

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "neuroemu/batch.hpp"
 #include "neuroemu/errors.hpp"
 #include "neuroemu/network.hpp"
 #include "neuroemu/recorder.hpp"
@@ -17,6 +18,26 @@
 namespace neuroemu_bindings {
 
 namespace py = pybind11;
+
+// A batch's input frames: a C-contiguous (samples, bins, n_inputs) array of float64, float32, uint8 or bool
+// (read in place, never converted).
+inline neuroemu::BatchInput batch_input(const py::array& inputs, const neuroemu::Network& net) {
+    if (inputs.ndim() != 3 || inputs.shape(2) != net.n_inputs()) {
+        throw neuroemu::ConfigError("inputs must have shape (samples, bins, n_inputs)");
+    }
+    if ((inputs.flags() & py::array::c_style) == 0) throw neuroemu::ConfigError("inputs must be C-contiguous");
+    neuroemu::InputType type;
+    if (py::isinstance<py::array_t<double>>(inputs)) {
+        type = neuroemu::InputType::Float64;
+    } else if (py::isinstance<py::array_t<float>>(inputs)) {
+        type = neuroemu::InputType::Float32;
+    } else if (py::isinstance<py::array_t<uint8_t>>(inputs) || py::isinstance<py::array_t<bool>>(inputs)) {
+        type = neuroemu::InputType::UInt8;
+    } else {
+        throw neuroemu::ConfigError("inputs must be float64, float32, uint8 or bool");
+    }
+    return {{inputs.data(), type}, inputs.shape(0), inputs.shape(1)};
+}
 
 template <typename T>
 py::array_t<T> zeros(std::vector<py::ssize_t> shape) {

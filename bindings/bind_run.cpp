@@ -11,11 +11,8 @@ namespace {
 
 py::dict run_batch(const neuroemu::Network& net, int32_t schedule, int64_t group_size, bool prioritize_input,
                    uint64_t seed, int64_t max_post_output_steps, int64_t max_steps_per_bin, int32_t record,
-                   const py::array_t<double, py::array::c_style | py::array::forcecast>& inputs, int32_t threads,
-                   uint64_t first_index) {
-    if (inputs.ndim() != 3 || inputs.shape(2) != net.n_inputs()) {
-        throw neuroemu::ConfigError("inputs must have shape (samples, bins, n_inputs)");
-    }
+                   const py::array& inputs, int32_t threads, uint64_t first_index) {
+    const neuroemu::BatchInput input = neuroemu_bindings::batch_input(inputs, net);
     if (schedule < 0 || schedule > 3 || record < 0 || record > 2) throw neuroemu::ConfigError("unknown option");
     neuroemu::RunConfig config;
     config.schedule = static_cast<neuroemu::Schedule>(schedule);
@@ -29,8 +26,7 @@ py::dict run_batch(const neuroemu::Network& net, int32_t schedule, int64_t group
     neuroemu_bindings::BinCounterArrays arrays(inputs.shape(0), inputs.shape(1), net, config.record);
     const neuroemu::BatchCounters out = arrays.view();
     neuroemu_bindings::run_interruptible([&](const auto& poll) {
-        neuroemu::run_batch(net, config, {inputs.data(), inputs.shape(0), inputs.shape(1)}, first_index, out,
-                            threads, poll);
+        neuroemu::run_batch(net, config, input, first_index, out, threads, poll);
     });
     return arrays.as_dict();
 }

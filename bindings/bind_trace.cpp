@@ -16,11 +16,8 @@ namespace {
 
 py::dict run_batch_record(const neuroemu::Network& net, int32_t schedule, int64_t group_size, bool prioritize_input,
                           uint64_t seed, int64_t max_post_output_steps, int64_t max_steps_per_bin,
-                          const py::array_t<double, py::array::c_style | py::array::forcecast>& inputs,
-                          int32_t threads, uint64_t first_index) {
-    if (inputs.ndim() != 3 || inputs.shape(2) != net.n_inputs()) {
-        throw neuroemu::ConfigError("inputs must have shape (samples, bins, n_inputs)");
-    }
+                          const py::array& inputs, int32_t threads, uint64_t first_index) {
+    const neuroemu::BatchInput input = neuroemu_bindings::batch_input(inputs, net);
     if (schedule < 1 || schedule > 3) throw neuroemu::ConfigError("the record needs an asynchronous schedule");
     neuroemu::RunConfig config;
     config.schedule = static_cast<neuroemu::Schedule>(schedule);
@@ -39,7 +36,7 @@ py::dict run_batch_record(const neuroemu::Network& net, int32_t schedule, int64_
     out.events = &spikes;
     out.emissions = &emissions;
     neuroemu_bindings::run_interruptible([&](const auto& poll) {
-        neuroemu::run_batch(net, config, {inputs.data(), samples, inputs.shape(1)}, first_index, out, threads, poll);
+        neuroemu::run_batch(net, config, input, first_index, out, threads, poll);
     });
 
     // (n, 4) int32 rows (sample, bin, step, neuron); (m, 4) int32 rows (sample, bin, step, entry) with the

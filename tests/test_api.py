@@ -77,6 +77,24 @@ def test_threads_and_batch_splits_change_nothing(small_network, small_inputs, sc
     np.testing.assert_array_equal(one.synops, np.concatenate([s.synops for s in split]))
 
 
+@pytest.mark.parametrize("schedule", ["momentum", "sync"])
+def test_frames_of_any_engine_dtype_give_the_same_result(small_network, schedule):
+    """bool, uint8 and float32 frames are read in place; counts up to 255 give what float64 frames give."""
+    rng = np.random.default_rng(4)
+    counts = rng.integers(0, 3, size=(6, 9, 4)) * (rng.random((6, 9, 4)) < 0.4)
+    counts[0, 0, 0] = 255
+    em = neuroemu.Emulator(small_network, schedule=schedule, group_size=None if schedule == "sync" else 2)
+    reference = em.run_batch(counts.astype(np.float64))
+    for dtype in (np.float32, np.uint8, np.int64):
+        other = em.run_batch(counts.astype(dtype))
+        np.testing.assert_array_equal(other.spike_counts, reference.spike_counts)
+        np.testing.assert_array_equal(other.synops, reference.synops)
+    binary = counts > 0
+    np.testing.assert_array_equal(em.run_batch(binary).spike_counts,
+                                  em.run_batch(binary.astype(np.float64)).spike_counts)
+    np.testing.assert_array_equal(em.run(binary[1]).spike_counts, em.run(binary[1].astype(float)).spike_counts)
+
+
 def test_random_schedule_depends_on_seed_and_sample_index(small_network):
     x = np.ones((3, 40, 4))
     em = neuroemu.Emulator(small_network, schedule="random", group_size=1, seed=1)

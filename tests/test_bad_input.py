@@ -7,7 +7,7 @@ import pytest
 
 import neuroemu
 import neuroemu.datasets
-from neuroemu import ConfigError, NeuroemuTypeError
+from neuroemu import ConfigError, InputError, NeuroemuTypeError
 
 W = [np.ones((3, 2)), np.ones((2, 3))]
 
@@ -94,6 +94,8 @@ RUN_CASES = [
     (np.full((4, 2), -1.0), ConfigError, "negative"),
     (np.full((4, 2), np.nan), ConfigError, "NaN"),
     (np.full((4, 2), np.inf), ConfigError, "NaN or infinite"),
+    (np.array([[0, 0], [0, 0], [1, np.nan]], dtype=np.float32), InputError, r"NaN.*bin 2, channel 1"),
+    (np.array([[0, 0], [0, -2.0]]), InputError, r"negative.*bin 1, channel 1"),
     (np.array([["a", "b"]]), NeuroemuTypeError, "frames"),
     (np.ones((4, 2), dtype=complex), NeuroemuTypeError, "frames"),
     ([[1, 2], [3]], NeuroemuTypeError, "frames"),

@@ -1,6 +1,7 @@
 #include "neuroemu/engine.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -75,7 +76,7 @@ void Engine::reset_sample() {
     previous_bin_spikes_.clear();
 }
 
-void Engine::compact_input(const double* frames, int64_t bins) {
+void Engine::compact_input(Frames frames, int64_t bins) {
     const kernels::Table& k = kernels::table();
     const int32_t n_in = net_.n_inputs();
     input_offsets_.assign(static_cast<size_t>(bins) + 1, 0);
@@ -85,12 +86,27 @@ void Engine::compact_input(const double* frames, int64_t bins) {
             input_channels_.resize(static_cast<size_t>(count + n_in));
             input_values_.resize(static_cast<size_t>(count + n_in));
         }
-        const kernels::FrameScan scan =
-            k.scan_nonzero(frames + t * n_in, n_in, input_channels_.data() + count, input_values_.data() + count);
+        int32_t* channels = input_channels_.data() + count;
+        double* values = input_values_.data() + count;
+        const Frames frame = frames.advanced(t * n_in);
+        kernels::FrameScan scan;
+        switch (frames.type) {
+            case InputType::Float64:
+                scan = k.scan_nonzero(static_cast<const double*>(frame.data), n_in, channels, values);
+                break;
+            case InputType::Float32:
+                scan = k.scan_nonzero_f32(static_cast<const float*>(frame.data), n_in, channels, values);
+                break;
+            case InputType::UInt8:
+                scan = k.scan_nonzero_u8(static_cast<const uint8_t*>(frame.data), n_in, channels, values);
+                break;
+        }
         if (scan.first_invalid >= 0) {
-            throw InputError("input value " + std::to_string(frames[t * n_in + scan.first_invalid]) + " at bin " +
-                             std::to_string(t) + ", channel " + std::to_string(scan.first_invalid) +
-                             " is not a finite event count >= 0");
+            const double bad = frames.type == InputType::Float64
+                                   ? static_cast<const double*>(frame.data)[scan.first_invalid]
+                                   : static_cast<double>(static_cast<const float*>(frame.data)[scan.first_invalid]);
+            throw InputError("input value " + std::to_string(bad) + " at bin " + std::to_string(t) + ", channel " +
+                             std::to_string(scan.first_invalid) + " is not a finite event count >= 0");
         }
         count += scan.nonzero;
         input_offsets_[static_cast<size_t>(t) + 1] = count;
@@ -241,18 +257,36 @@ void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
     const kernels::Table& k = kernels::table();
     const int32_t bin = ctx.bin;
     const int64_t n = last - first;
-    if (k.min_i32(leaked_to_.data() + first, n) < bin) {
-        for (int32_t neuron = first; neuron < last; ++neuron) {
-            if (leaked_to_[static_cast<size_t>(neuron)] < bin) catch_up(neuron, bin);
+    const int32_t oldest = k.min_i32(leaked_to_.data() + first, n);
+    if (oldest < bin) {
+        if (oldest < 0) {  // the sample's first touch of some: list them for reset_sample
+            for (int32_t neuron = first; neuron < last; ++neuron) {
+                if (leaked_to_[static_cast<size_t>(neuron)] < 0) touched_.push_back(neuron);
+            }
+        }
+        // One vector pass per bin of lag; a neuron left untouched for many bins is caught up on its own.
+        constexpr int32_t kMaxVectorLag = 8;
+        if (bin - oldest <= kMaxVectorLag) {
+            k.leak_range(v_.data() + first, leaked_to_.data() + first, net_.params().beta.data() + first,
+                         net_.params().bias.data() + first, bin, bin - oldest, n);
+        } else {
+            for (int32_t neuron = first; neuron < last; ++neuron) {
+                if (leaked_to_[static_cast<size_t>(neuron)] < bin) catch_up(neuron, bin);
+            }
         }
     }
-    if (fired_.size() < static_cast<size_t>(n)) fired_.resize(static_cast<size_t>(n));
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word scan below reads bytes in memory order");
+    // fired_ has 8 zero bytes beyond the range, so that it can be scanned a word at a time.
+    if (fired_.size() < static_cast<size_t>(n) + 8) fired_.resize(static_cast<size_t>(n) + 8);
     int64_t n_fired = 0;
     ctx.updates += k.check_range(current_.data() + first, v_.data() + first, net_.params().threshold.data() + first,
                                  refractory_bin_.data() + first, bin, n, fired_.data(), &n_fired);
-    for (int64_t j = 0; n_fired > 0; ++j) {
-        if (fired_[static_cast<size_t>(j)]) {
-            const auto neuron = static_cast<int32_t>(first + j);
+    std::memset(fired_.data() + n, 0, 8);
+    for (int64_t word_at = 0; n_fired > 0; word_at += 8) {
+        uint64_t word;
+        std::memcpy(&word, fired_.data() + word_at, sizeof word);
+        for (; word != 0; word &= word - 1) {  // each set byte holds 1: its lowest bit marks the neuron
+            const auto neuron = static_cast<int32_t>(first + word_at + __builtin_ctzll(word) / 8);
             spike(neuron, v_[static_cast<size_t>(neuron)], bin);  // check_range left u in v_
             --n_fired;
         }
@@ -418,7 +452,7 @@ void Engine::run_sync_bin(BinContext& ctx) {
     ctx.out.forward_steps[ctx.bin] = n_pop;
 }
 
-void Engine::run(const RunConfig& config, const double* frames, int64_t bins, uint64_t sample_index,
+void Engine::run(const RunConfig& config, Frames frames, int64_t bins, uint64_t sample_index,
                  const SampleCounters& out, const std::atomic<bool>* cancel) {
     validate(config);
     if (bins > INT32_MAX) throw ConfigError("too many bins");

@@ -25,10 +25,17 @@ struct Table {
     // of neurons updated (not refractory); `n_fired` receives the number that fired.
     int64_t (*check_range)(double* current, double* v, const double* threshold, const int32_t* refractory_bin,
                            int32_t bin, int64_t n, uint8_t* fired, int64_t* n_fired);
+    // Brings neurons 0..n-1 up to `bin`: each gets the leak (and bias) of every bin after leaked_to[k], one
+    // bin at a time (v = v * beta, or v * beta + bias where bias != 0), as catch_up does; `lag` must be
+    // bin - min(leaked_to). Sets leaked_to to bin.
+    void (*leak_range)(double* v, int32_t* leaked_to, const double* beta, const double* bias, int32_t bin,
+                       int32_t lag, int64_t n);
     // The smallest of a[0..n-1] (INT32_MAX when n == 0).
     int32_t (*min_i32)(const int32_t* a, int64_t n);
     // Writes the non-zero values of x[0..n-1] and their indices in ascending order and checks every value.
     FrameScan (*scan_nonzero)(const double* x, int64_t n, int32_t* indices, double* values);
+    FrameScan (*scan_nonzero_f32)(const float* x, int64_t n, int32_t* indices, double* values);
+    FrameScan (*scan_nonzero_u8)(const uint8_t* x, int64_t n, int32_t* indices, double* values);  // all valid
 };
 
 // The best table for this CPU, chosen on first use.

@@ -10,8 +10,9 @@ from numpy.typing import NDArray
 from .errors import ConfigError, InputError, NeuroemuTypeError
 
 
-def real_array(value: Any, name: str) -> NDArray[np.float64]:
-    """``value`` as a float64 array; bool, integer and float inputs only."""
+def real_array(value: Any, name: str, keep: tuple[Any, ...] = ()) -> NDArray[Any]:
+    """``value`` as a C-contiguous float64 array (or of its own dtype if listed in ``keep``); bool, integer
+    and float inputs only."""
     try:
         array = np.asarray(value)
     except Exception as exc:  # ragged nested lists and the like
@@ -22,17 +23,25 @@ def real_array(value: Any, name: str) -> NDArray[np.float64]:
         or np.issubdtype(array.dtype, np.floating)
     ):
         raise NeuroemuTypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    if array.dtype in keep:
+        return np.ascontiguousarray(array)
     return np.asarray(array, dtype=np.float64, order="C")
 
 
-def event_frames(value: Any, name: str, n_inputs: int, ndim: int, *, check_values: bool = True) -> NDArray[np.float64]:
+# The element types the step engine reads in place (binary frames as bool or uint8: an eighth of float64's
+# memory traffic); any other real dtype is converted to float64.
+ENGINE_FRAME_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.uint8), np.dtype(np.bool_))
+
+
+def event_frames(value: Any, name: str, n_inputs: int, ndim: int, *, for_step_engine: bool = False) -> NDArray[Any]:
     """Checks frames of non-negative event counts shaped (..., bins, n_inputs) with ``ndim`` axes.
 
-    With ``check_values=False`` only the type and shape are checked here: the step engine checks every value
-    itself while it reads the frames (one pass instead of three); it then raises through
-    :func:`raise_bad_values`.
+    With ``for_step_engine`` only the type and shape are checked here and the frames keep any dtype of
+    ``ENGINE_FRAME_DTYPES``: the step engine checks every value itself while it reads the frames (one pass
+    instead of three); its InputError is then explained by :func:`raise_bad_values`. Otherwise the values
+    are checked here and the frames are float64.
     """
-    frames = real_array(value, name)
+    frames = real_array(value, name, keep=ENGINE_FRAME_DTYPES if for_step_engine else ())
     layout = "(bins, n_inputs)" if ndim == 2 else "(samples, bins, n_inputs)"
     if frames.ndim != ndim:
         raise InputError(f"{name} must be a {ndim}-D array shaped {layout}, got shape {frames.shape}")
@@ -40,12 +49,12 @@ def event_frames(value: Any, name: str, n_inputs: int, ndim: int, *, check_value
         raise InputError(
             f"{name} has {frames.shape[-1]} input channels (last axis), the network has {n_inputs}"
         )
-    if check_values:
+    if not for_step_engine:
         raise_bad_values(frames, name)
     return frames
 
 
-def raise_bad_values(frames: NDArray[np.float64], name: str) -> None:
+def raise_bad_values(frames: NDArray[Any], name: str) -> None:
     """Raises InputError naming the first value of ``frames`` that is not a finite count >= 0, if any."""
     axes = ("sample", "bin", "channel")[-frames.ndim:]
     for bad, what in ((~np.isfinite(frames), "NaN or infinite values"),

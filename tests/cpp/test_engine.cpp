@@ -431,7 +431,7 @@ TEST_CASE("run_batch: identical counters for any thread count and batch split (r
 
     auto batch = [&](int32_t threads, int64_t first, int64_t count) {
         Counters c(net, bins, count);
-        const BatchInput input{frames.data() + first * bins * net.n_inputs(), count, bins};
+        const BatchInput input{{frames.data() + first * bins * net.n_inputs()}, count, bins};
         neuroemu::run_batch(net, config, input, static_cast<uint64_t>(first), c.batch_view(), threads, nullptr);
         return c;
     };

@@ -1,6 +1,7 @@
 // Every instruction-set variant of the kernels must compute exactly what the scalar definition says.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -102,6 +103,64 @@ TEST_CASE("check_range: updates, spikes and consumed current as the scalar rule 
     }
 }
 
+TEST_CASE("scan_nonzero_u8 finds events at every position of long frames") {
+    for (const Table* t : tables()) {
+        CAPTURE(t->name);
+        for (int64_t n = 0; n < 100; n += 9) {
+            for (int64_t at = 0; at < n; ++at) {
+                std::vector<uint8_t> x(static_cast<size_t>(n), 0);
+                x[static_cast<size_t>(at)] = 3;
+                x[static_cast<size_t>(n - 1)] = 255;
+                std::vector<int32_t> idx(static_cast<size_t>(n));
+                std::vector<double> val(static_cast<size_t>(n));
+                const FrameScan scan = t->scan_nonzero_u8(x.data(), n, idx.data(), val.data());
+                CHECK(scan.first_invalid == -1);
+                if (at == n - 1) {
+                    CHECK(scan.nonzero == 1);
+                    CHECK(val[0] == 255.0);
+                } else {
+                    REQUIRE(scan.nonzero == 2);
+                    CHECK(idx[0] == at);
+                    CHECK(val[0] == 3.0);
+                    CHECK(idx[1] == n - 1);
+                    CHECK(val[1] == 255.0);
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("leak_range applies each owed bin's leak and bias in turn, like a scalar catch-up") {
+    std::mt19937 gen(9);
+    std::normal_distribution<double> normal;
+    std::uniform_int_distribution<int32_t> last_bin(-1, 6);
+    for (const Table* t : tables()) {
+        CAPTURE(t->name);
+        for (int64_t n = 1; n < 40; n += 5) {
+            const auto size = static_cast<size_t>(n);
+            std::vector<double> v(size), beta(size), bias(size);
+            std::vector<int32_t> leaked_to(size);
+            for (size_t k = 0; k < size; ++k) {
+                v[k] = k % 5 == 0 ? 0.0 : normal(gen);
+                beta[k] = k % 7 == 0 ? 1.0 : std::exp(-std::abs(normal(gen)));
+                bias[k] = k % 3 == 0 ? normal(gen) : 0.0;
+                leaked_to[k] = last_bin(gen);
+            }
+            const int32_t bin = 6;
+            std::vector<double> expected = v;
+            for (size_t k = 0; k < size; ++k) {
+                for (int32_t done = leaked_to[k]; done < bin; ++done) {
+                    expected[k] = bias[k] == 0.0 ? expected[k] * beta[k] : expected[k] * beta[k] + bias[k];
+                }
+            }
+            const int32_t oldest = *std::min_element(leaked_to.begin(), leaked_to.end());
+            t->leak_range(v.data(), leaked_to.data(), beta.data(), bias.data(), bin, bin - oldest, n);
+            CHECK(same_bits(v, expected));
+            CHECK(leaked_to == std::vector<int32_t>(size, bin));
+        }
+    }
+}
+
 TEST_CASE("min_i32 and scan_nonzero, including invalid values at every position") {
     const double nan = std::numeric_limits<double>::quiet_NaN();
     const double inf = std::numeric_limits<double>::infinity();
@@ -131,12 +190,24 @@ TEST_CASE("min_i32 and scan_nonzero, including invalid values at every position"
                 ++expected;
             }
             CHECK(scan.nonzero == expected);
+            // float32 and uint8 frames: the same events
+            std::vector<float> x32(x.begin(), x.end());
+            std::vector<uint8_t> x8(x.begin(), x.end());
+            for (const FrameScan other : {t->scan_nonzero_f32(x32.data(), n, idx.data(), val.data()),
+                                          t->scan_nonzero_u8(x8.data(), n, idx.data(), val.data())}) {
+                CHECK(other.first_invalid == -1);
+                CHECK(other.nonzero == expected);
+            }
             for (const double bad : {nan, inf, -inf, -1.0, -1e-300}) {
                 for (int64_t at = 0; at < n; ++at) {
                     std::vector<double> y = x;
                     y[static_cast<size_t>(at)] = bad;
                     if (at + 2 < n) y[static_cast<size_t>(at + 2)] = nan;  // only the first one is reported
                     CHECK(t->scan_nonzero(y.data(), n, idx.data(), val.data()).first_invalid == at);
+                    std::vector<float> y32(y.begin(), y.end());
+                    if (bad != -1e-300) {  // -1e-300 rounds to -0.0f, a valid zero
+                        CHECK(t->scan_nonzero_f32(y32.data(), n, idx.data(), val.data()).first_invalid == at);
+                    }
                 }
             }
         }

@@ -13,7 +13,7 @@
 namespace neuroemu {
 
 struct BatchInput {
-    const double* frames;  // (samples, bins, n_inputs) row-major
+    Frames frames;  // (samples, bins, n_inputs) row-major
     int64_t samples;
     int64_t bins;
 };

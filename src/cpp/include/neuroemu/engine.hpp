@@ -20,14 +20,18 @@ public:
     // frames: (bins, n_inputs) row-major, finite and >= 0. The counters must arrive zero-filled (the
     // engine sets the "-1 = never" entries itself). Throws ConfigError when a bin exceeds
     // config.max_steps_per_bin, Cancelled when `cancel` becomes true.
+    void run(const RunConfig& config, Frames frames, int64_t bins, uint64_t sample_index, const SampleCounters& out,
+             const std::atomic<bool>* cancel = nullptr);
     void run(const RunConfig& config, const double* frames, int64_t bins, uint64_t sample_index,
-             const SampleCounters& out, const std::atomic<bool>* cancel = nullptr);
+             const SampleCounters& out, const std::atomic<bool>* cancel = nullptr) {
+        run(config, Frames{frames, InputType::Float64}, bins, sample_index, out, cancel);
+    }
 
 private:
     struct BinContext;
 
     void reset_sample();
-    void compact_input(const double* frames, int64_t bins);  // validates; keeps the non-zero entries per bin
+    void compact_input(Frames frames, int64_t bins);  // validates; keeps the non-zero entries per bin
     void catch_up(int32_t neuron, int32_t bin);  // applies the leaks (and biases) of bins not yet applied
     void deliver(const FanOut& fanout, double multiplicity);
     void deliver_frame(BinContext& ctx);  // the bin's whole input frame, ascending channels

@@ -1,6 +1,7 @@
 // How a network is run: the schedule and its options (docs/semantics.md).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace neuroemu {
@@ -11,6 +12,24 @@ enum class Record : int32_t {
     Totals = 0,  // per-layer totals and output counts only
     Counts = 1,  // also spike counts per neuron per bin
     Spikes = 2,  // also an event log (bin, forward step, neuron)
+};
+
+// The element type of input frames. Binary or small event counts as uint8 (numpy bool or uint8) take an
+// eighth of the memory traffic of float64; graded input needs a floating type.
+enum class InputType : int32_t { Float64 = 0, Float32 = 1, UInt8 = 2 };
+
+// Row-major input frames of one element type.
+struct Frames {
+    const void* data;
+    InputType type = InputType::Float64;
+
+    static size_t element_size(InputType type) {
+        return type == InputType::Float64 ? 8 : type == InputType::Float32 ? 4 : 1;
+    }
+    // The frames starting `elements` elements further on.
+    Frames advanced(int64_t elements) const {
+        return {static_cast<const char*>(data) + static_cast<size_t>(elements) * element_size(type), type};
+    }
 };
 
 struct RunConfig {
