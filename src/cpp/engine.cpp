@@ -113,7 +113,7 @@ void Engine::compact_input(Frames frames, int64_t bins) {
     }
 }
 
-void Engine::catch_up(int32_t neuron, int32_t bin) {
+inline void Engine::catch_up(int32_t neuron, int32_t bin) {
     const auto i = static_cast<size_t>(neuron);
     int32_t done = leaked_to_[i];
     if (done < 0) touched_.push_back(neuron);

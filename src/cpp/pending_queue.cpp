@@ -30,7 +30,7 @@ void PendingQueue::push(int32_t entry, double multiplicity, double key) {
     // fifo keeps the age of an entry that is already queued; momentum re-ranks by the latest potential.
     if (ranks_by_heap && (!was_queued || schedule_ == Schedule::Momentum)) {
         heap_.push_back({key, entry, ++version_[e]});
-        std::push_heap(heap_.begin(), heap_.end(), ranks_lower);
+        std::push_heap(heap_.begin(), heap_.end(), RanksLower{});
     }
 }
 
@@ -70,7 +70,7 @@ void PendingQueue::emit(int64_t group_size, Xoshiro256& rng, std::vector<Emissio
         }
     } else {
         while (static_cast<int64_t>(group.size()) < group_size) {
-            std::pop_heap(heap_.begin(), heap_.end(), ranks_lower);
+            std::pop_heap(heap_.begin(), heap_.end(), RanksLower{});
             const HeapItem top = heap_.back();
             heap_.pop_back();
             const auto e = static_cast<size_t>(top.entry);

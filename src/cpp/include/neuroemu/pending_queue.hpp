@@ -41,9 +41,12 @@ private:
         int32_t entry;
         uint32_t version;
     };
-    static bool ranks_lower(const HeapItem& a, const HeapItem& b) {
-        return a.key < b.key || (a.key == b.key && a.entry > b.entry);
-    }
+    // A function object, not a function pointer, so that the heap algorithms inline the comparison.
+    struct RanksLower {
+        bool operator()(const HeapItem& a, const HeapItem& b) const {
+            return a.key < b.key || (a.key == b.key && a.entry > b.entry);
+        }
+    };
     void remove_at(std::size_t position);
     void take(int32_t entry, std::vector<Emission>& group);
 
