@@ -46,8 +46,8 @@ Engine::Engine(const Network& network) : net_(network) {
     pre_spike_.resize(n);
     leaked_to_.assign(n, -1);
     refractory_bin_.assign(n, -1);
-    received_stamp_.assign(n, 0);
-    checked_stamp_.assign(n, 0);
+    received_.resize(n);
+    checked_.resize(n);
     in_above_.assign(n, 0);
 }
 
@@ -59,6 +59,8 @@ void Engine::reset_sample() {
         std::fill(refractory_bin_.begin(), refractory_bin_.end(), -1);
         std::fill(in_above_.begin(), in_above_.end(), uint8_t{0});
         queue_ = PendingQueue();
+        received_.resize(v_.size());
+        checked_.resize(v_.size());
         reset_everything_ = false;
     } else {
         // Every change to a neuron's state starts with its first catch_up of the sample (leaked_to_ -1),
@@ -134,7 +136,6 @@ inline void Engine::catch_up(int32_t neuron, int32_t bin) {
 }
 
 void Engine::start_delivery() {
-    ++receive_stamp_;
     received_.clear();
     received_ranges_.clear();
 }
@@ -144,14 +145,10 @@ namespace {
 // Adds a scattered row's current and lists the targets reached for the first time in this delivery.
 template <typename Weight>
 void deliver_scattered(const int32_t* targets, const Weight* weights, int64_t size, double multiplicity,
-                       double* current, uint64_t* received_stamp, uint64_t stamp, std::vector<int32_t>& received) {
+                       double* current, NeuronSet& received) {
     for (int64_t s = 0; s < size; ++s) {
-        const auto t = static_cast<size_t>(targets[s]);
-        current[t] += multiplicity * static_cast<double>(weights[s]);
-        if (received_stamp[t] != stamp) {
-            received_stamp[t] = stamp;
-            received.push_back(targets[s]);
-        }
+        current[static_cast<size_t>(targets[s])] += multiplicity * static_cast<double>(weights[s]);
+        received.insert(targets[s]);
     }
 }
 
@@ -175,10 +172,10 @@ void Engine::deliver(const FanOut& fanout, double multiplicity) {
     }
     if (fanout.weights32) {
         deliver_scattered(fanout.targets, fanout.weights32, fanout.size, multiplicity, current_.data(),
-                          received_stamp_.data(), receive_stamp_, received_);
+                          received_);
     } else {
         deliver_scattered(fanout.targets, fanout.weights, fanout.size, multiplicity, current_.data(),
-                          received_stamp_.data(), receive_stamp_, received_);
+                          received_);
     }
 }
 
@@ -195,8 +192,7 @@ void Engine::deliver_frame(BinContext& ctx) {
 
 inline void Engine::check(int32_t neuron, BinContext& ctx, bool received, bool bias_rule) {
     const auto i = static_cast<size_t>(neuron);
-    if (checked_stamp_[i] == check_stamp_) return;
-    checked_stamp_[i] = check_stamp_;
+    if (!checked_.insert(neuron)) return;
     const double current = current_[i];
     current_[i] = 0.0;
     if (refractory_bin_[i] == ctx.bin) return;  // the current is discarded
@@ -301,7 +297,7 @@ void Engine::check_received(BinContext& ctx, bool bias_rule, int32_t first, int3
         const int32_t to = std::min(end, last);
         if (from < to) check_range(ctx, from, to);
     }
-    for (const int32_t neuron : received_) {
+    for (const int32_t neuron : received_.members()) {
         if (neuron >= first && neuron < last && !in_received_range(neuron)) check(neuron, ctx, true, bias_rule);
     }
 }
@@ -358,7 +354,7 @@ void Engine::run_async_bin(BinContext& ctx, Xoshiro256& rng) {
         }
     }
     for (int64_t step = 0;; ++step) {
-        ++check_stamp_;
+        checked_.clear();
         step_spikes_.clear();
         check_received(ctx, step == 0, 0, n);
         if (step == 0) {
@@ -414,7 +410,7 @@ void Engine::run_async_bin(BinContext& ctx, Xoshiro256& rng) {
 void Engine::run_sync_bin(BinContext& ctx) {
     const int32_t n_pop = net_.n_populations();
     const int32_t n = net_.n_neurons();
-    ++check_stamp_;
+    checked_.clear();
     start_delivery();
     deliver_frame(ctx);
     bin_spikes_.clear();

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "neuroemu/network.hpp"
+#include "neuroemu/neuron_set.hpp"
 #include "neuroemu/pending_queue.hpp"
 #include "neuroemu/recorder.hpp"
 #include "neuroemu/run_config.hpp"
@@ -53,10 +54,9 @@ private:
     std::vector<double> pre_spike_;
     std::vector<int32_t> leaked_to_;       // the last bin whose leak (and bias) v_ includes; -1 = untouched
     std::vector<int32_t> refractory_bin_;  // the bin in which the neuron last became refractory
-    std::vector<uint64_t> received_stamp_;
-    std::vector<uint64_t> checked_stamp_;
     std::vector<uint8_t> in_above_;
-    std::vector<int32_t> received_;        // neurons reached by a scattered fan-out row this step
+    NeuronSet received_;                   // neurons reached by a scattered fan-out row this step
+    NeuronSet checked_;                    // neurons checked one by one (check()) this step
     std::vector<std::pair<int32_t, int32_t>> received_ranges_;  // [first, last) reached by contiguous rows
     std::vector<int32_t> above_;           // neurons whose potential may sit above threshold
     std::vector<int32_t> step_spikes_;
@@ -72,8 +72,6 @@ private:
     std::vector<int32_t> input_channels_;
     std::vector<double> input_values_;
     std::vector<int64_t> input_offsets_;
-    uint64_t receive_stamp_ = 0;
-    uint64_t check_stamp_ = 0;
     PendingQueue queue_;
 };
 
