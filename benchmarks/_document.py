@@ -117,7 +117,9 @@ workload). Weights are rounded to float32 once, so that float32 frameworks hold 
 
 - **Engine** rows: `Emulator(network, schedule=..., group_size=F, record="totals").run_batch(inputs,
   threads=T)`; `timed` rows use `mode="timed"` with neuroemu's `loihi` profile on a mesh as large as the
-  network needs. The input-validation and result conversion of the Python API are included.
+  network needs. The input-validation and result conversion of the Python API are included. The binary
+  input frames reach the engine as a numpy `bool` array, which it reads in place (float64 frames of the
+  same events give the same results at eight times the memory traffic); the peers get float32 tensors. Timed rows convert the frames to float64.
 - **dense PyTorch** (`benchmarks/_torch_dense.py`, also used by `bench_step_engine.py`): the same step
   model, momentum schedule, for a batch of {plan.dense_batch} samples at once (8 for `cnn`, whose steps
   are slow): every forward step is one dense matmul per layer and a full sort of the queue; float32 like
@@ -212,7 +214,7 @@ Debug (see `pyproject.toml`) and the script then refuses to write this page. Eit
 
 ```sh
 python -m venv /tmp/bench && . /tmp/bench/bin/activate
-pip install ".[torch,plot]" sanafe          # pip install . builds Release by default
+pip install ".[bench]"                      # pip install . builds Release; bench: torch, snnTorch, SANA-FE, matplotlib
 python benchmarks/run_all.py                # about 15 minutes on 2 cores; --quick: under 2 minutes
 ```
 
@@ -222,7 +224,7 @@ script at it (it bypasses the editable install's import hook and prints which ex
 ```sh
 pip install --no-build-isolation --no-deps --target /tmp/neuroemu-release \\
     -Cbuild-dir=/tmp/neuroemu-release-build .
-pip install sanafe                          # optional; installed only for benchmarks, never vendored
+pip install --no-build-isolation -e ".[bench]"   # the peers (SANA-FE only for benchmarks, never vendored)
 python benchmarks/run_all.py --neuroemu-path /tmp/neuroemu-release
 ```
 
