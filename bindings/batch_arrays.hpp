@@ -39,6 +39,21 @@ inline neuroemu::BatchInput batch_input(const py::array& inputs, const neuroemu:
     return {{inputs.data(), type}, inputs.shape(0), inputs.shape(1)};
 }
 
+// The step engine's options as the bindings receive them (codes as in neuroemu/emulator.py).
+inline neuroemu::RunConfig run_config(int32_t schedule, int64_t group_size, bool prioritize_input, uint64_t seed,
+                                      int64_t max_post_output_steps, int64_t max_steps_per_bin, int32_t record) {
+    if (schedule < 0 || schedule > 3 || record < 0 || record > 2) throw neuroemu::ConfigError("unknown option");
+    neuroemu::RunConfig config;
+    config.schedule = static_cast<neuroemu::Schedule>(schedule);
+    config.group_size = group_size;
+    config.prioritize_input = prioritize_input;
+    config.seed = seed;
+    config.max_post_output_steps = max_post_output_steps;
+    config.max_steps_per_bin = max_steps_per_bin;
+    config.record = static_cast<neuroemu::Record>(record);
+    return config;
+}
+
 template <typename T>
 py::array_t<T> zeros(std::vector<py::ssize_t> shape) {
     py::array_t<T> a(shape);

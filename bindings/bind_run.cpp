@@ -13,15 +13,8 @@ py::dict run_batch(const neuroemu::Network& net, int32_t schedule, int64_t group
                    uint64_t seed, int64_t max_post_output_steps, int64_t max_steps_per_bin, int32_t record,
                    const py::array& inputs, int32_t threads, uint64_t first_index) {
     const neuroemu::BatchInput input = neuroemu_bindings::batch_input(inputs, net);
-    if (schedule < 0 || schedule > 3 || record < 0 || record > 2) throw neuroemu::ConfigError("unknown option");
-    neuroemu::RunConfig config;
-    config.schedule = static_cast<neuroemu::Schedule>(schedule);
-    config.group_size = group_size;
-    config.prioritize_input = prioritize_input;
-    config.seed = seed;
-    config.max_post_output_steps = max_post_output_steps;
-    config.max_steps_per_bin = max_steps_per_bin;
-    config.record = static_cast<neuroemu::Record>(record);
+    const neuroemu::RunConfig config = neuroemu_bindings::run_config(
+        schedule, group_size, prioritize_input, seed, max_post_output_steps, max_steps_per_bin, record);
 
     neuroemu_bindings::BinCounterArrays arrays(inputs.shape(0), inputs.shape(1), net, config.record);
     const neuroemu::BatchCounters out = arrays.view();

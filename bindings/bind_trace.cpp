@@ -19,14 +19,9 @@ py::dict run_batch_record(const neuroemu::Network& net, int32_t schedule, int64_
                           const py::array& inputs, int32_t threads, uint64_t first_index) {
     const neuroemu::BatchInput input = neuroemu_bindings::batch_input(inputs, net);
     if (schedule < 1 || schedule > 3) throw neuroemu::ConfigError("the record needs an asynchronous schedule");
-    neuroemu::RunConfig config;
-    config.schedule = static_cast<neuroemu::Schedule>(schedule);
-    config.group_size = group_size;
-    config.prioritize_input = prioritize_input;
-    config.seed = seed;
-    config.max_post_output_steps = max_post_output_steps;
-    config.max_steps_per_bin = max_steps_per_bin;
-    config.record = neuroemu::Record::Totals;
+    const neuroemu::RunConfig config =
+        neuroemu_bindings::run_config(schedule, group_size, prioritize_input, seed, max_post_output_steps,
+                                      max_steps_per_bin, static_cast<int32_t>(neuroemu::Record::Totals));
 
     const py::ssize_t samples = inputs.shape(0);
     neuroemu_bindings::BinCounterArrays arrays(samples, inputs.shape(1), net, config.record);
