@@ -146,7 +146,10 @@ namespace {
 template <typename Weight>
 void deliver_scattered(const int32_t* targets, const Weight* weights, int64_t size, double multiplicity,
                        double* current, NeuronSet& received) {
+    // The targets are random: fetch the current of a target a few synapses ahead so that the misses overlap.
+    constexpr int64_t kAhead = 8;
     for (int64_t s = 0; s < size; ++s) {
+        if (s + kAhead < size) __builtin_prefetch(current + targets[s + kAhead], 1);
         current[static_cast<size_t>(targets[s])] += multiplicity * static_cast<double>(weights[s]);
         received.insert(targets[s]);
     }
