@@ -36,7 +36,7 @@ def run_batch(
     max_post_output_steps: int,
     max_steps_per_bin: int,
     record: int,
-    inputs: NDArray[np.float64],
+    inputs: NDArray[Any],  # float64, float32, uint8 or bool, C-contiguous
     threads: int,
     first_index: int,
 ) -> dict[str, Any]: ...
@@ -84,7 +84,7 @@ def run_batch_record(
     seed: int,
     max_post_output_steps: int,
     max_steps_per_bin: int,
-    inputs: NDArray[np.float64],
+    inputs: NDArray[Any],  # float64, float32, uint8 or bool, C-contiguous
     threads: int,
     first_index: int,
 ) -> dict[str, Any]: ...

@@ -351,7 +351,7 @@ def _concatenate(parts: list[Any]) -> Any:
     first = parts[0]
     if first is None:
         return None
-    if is_dataclass(first):
+    if is_dataclass(first) and not isinstance(first, type):
         values = {f.name: _concatenate([getattr(p, f.name) for p in parts]) for f in fields(first)}
         return type(first)(**values)
     if isinstance(first, np.ndarray) and first.ndim > 0:

@@ -21,6 +21,8 @@ network (64-128-64-10) that costs well under a millisecond.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -55,7 +57,7 @@ def _csr(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return indptr, cols.astype(np.int32), weights[rows, cols]
 
 
-def core_network(net: Flat) -> object:
+def core_network(net: Flat) -> _core.Network:
     """The engine's network for the flattened parameters (float64; neurons in the same order)."""
 
     def f64(t: torch.Tensor) -> np.ndarray:
@@ -178,7 +180,7 @@ def engine_trace(
 
 
 def _single_spike_trace(
-    net: Flat, raw: dict, n_bins: int, b_size: int, n_in: int, dev: torch.device, dt: torch.dtype
+    net: Flat, raw: dict[str, Any], n_bins: int, b_size: int, n_in: int, dev: torch.device, dt: torch.dtype
 ) -> Trace:
     """The totals and the compact record of a run in which every neuron spiked at most once per bin."""
     n = net.n

@@ -147,7 +147,7 @@ def _reverse_cumsum(a: torch.Tensor) -> torch.Tensor:
 
 class _SingleSpikeReplay(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         bins: list[_Bin],
         surrogates: list[Surrogate],
@@ -173,7 +173,9 @@ class _SingleSpikeReplay(torch.autograd.Function):
                     u = base + current
                     total = current
                 else:
-                    current = (rec.delivered[li] @ weights[li]).cumsum(dim=1)  # (B, K, n), received so far
+                    delivered = rec.delivered[li]
+                    assert delivered is not None  # populations after the first always have their record
+                    current = (delivered @ weights[li]).cumsum(dim=1)  # (B, K, n), received so far
                     u = base.unsqueeze(1) + current
                     total = current[:, -1]
                 slopes_t.append(surrogates[li].derivative(u - thetas[li]) * rec.checked[li])
@@ -187,7 +189,7 @@ class _SingleSpikeReplay(torch.autograd.Function):
         return torch.stack(outs, dim=1)
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
         x, *tensors = ctx.saved_tensors
         weights, betas = tensors[0::3], tensors[1::3]
         n_layers = len(weights)
@@ -216,8 +218,10 @@ class _SingleSpikeReplay(torch.autograd.Function):
                     grad_cur = _reverse_cumsum(grad_u) + grad_carry.unsqueeze(1)
                     grad_base = grad_cur[:, 0]
                     delivered = rec.delivered[li]
-                    if grad_w[li] is not None:
-                        grad_w[li] += delivered.flatten(0, 1).t() @ grad_cur.flatten(0, 1)
+                    assert delivered is not None
+                    grad_weight = grad_w[li]
+                    if grad_weight is not None:
+                        grad_weight += delivered.flatten(0, 1).t() @ grad_cur.flatten(0, 1)
                     back = grad_cur @ weights[li].t()  # (B, K, n_prev)
                     back_tail = grad_carry @ weights[li].t()  # (B, n_prev)
                     # spikes travel to their delivery step; checked non-spikes to the next step of their
@@ -248,7 +252,7 @@ class _SingleSpikeKernels(torch.autograd.Function):
     """The same pass as ``_SingleSpikeReplay`` with each population's loops fused in ``_core`` (CPU)."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         record: SingleSpikeRecord,
         layer_info: list[tuple[Surrogate, bool]],
@@ -301,7 +305,7 @@ class _SingleSpikeKernels(torch.autograd.Function):
         return torch.stack(outs, dim=1)
 
     @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
         if ctx.consumed:
             raise RuntimeError("the single-spike replay's backward pass can run only once per forward pass")
         ctx.consumed = True  # the slopes are overwritten in place by the current gradients
@@ -364,10 +368,12 @@ def replay_single_spike(
             with torch.no_grad():
                 record = record_from_trace(trace, net)
         layer_info = [(p.surrogate, p.dense) for p in params]
-        fused: torch.Tensor = _SingleSpikeKernels.apply(record, layer_info, x, *tensors)
+        fused: torch.Tensor = _SingleSpikeKernels.apply(record, layer_info, x, *tensors)  # type: ignore[no-untyped-call]
         return fused
     assert trace is not None
     with torch.no_grad():
         bins = [_Bin(trace, t, net, params, x[:, t]) for t in range(trace.n_bins)]
-    out: torch.Tensor = _SingleSpikeReplay.apply(bins, [p.surrogate for p in params], x, *tensors)
+    out: torch.Tensor = _SingleSpikeReplay.apply(  # type: ignore[no-untyped-call]
+        bins, [p.surrogate for p in params], x, *tensors
+    )
     return out
