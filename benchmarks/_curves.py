@@ -76,24 +76,46 @@ def events_curve(neuroemu: Any, workload: Any, probabilities: list[float], n_max
 
 
 def neurons_curve(neuroemu: Any, make_sparse: Any, core_kwargs: dict, pads: list[int], p: float, n: int,
-                  target_s: float) -> dict:
+                  target_s: float, rounds: int = 7) -> dict:
     """Time per inference against network size with the events held fixed: the same active network plus
-    `pad` silent neurons per hidden layer (wired among themselves, never driven)."""
-    points = []
+    `pad` silent neurons per hidden layer (wired among themselves, never driven).
+
+    The sizes are timed in interleaved rounds (every size once per round, `rounds` rounds, the best of
+    each kept), so that a burst of load from other processes on a shared machine hits all sizes alike
+    instead of one of them: a flatness criterion compares the sizes with each other."""
+    cases = []
     for pad in pads:
         w = make_sparse(pad=pad, **core_kwargs)
         x = w.inputs(n, p, seed=13).astype(bool)
         for label, schedule, group in SCHEDULES:
-            pt = _engine_point(neuroemu, w.network, x, schedule, group, target_s)
-            pt.update(pad=pad, neurons=w.n_neurons, synapses=w.n_synapses, schedule=label)
-            points.append(pt)
-            print(
-                f"  neurons curve: {w.n_neurons:>9,} neurons {w.n_synapses:>11,} synapses {label:5} "
-                f"{pt['synops']:>10,.0f} events {pt['ms_cpu']:8.3f} ms CPU {pt['ms_wall']:8.3f} ms wall",
-                flush=True,
-            )
+            em = neuroemu.Emulator(w.network, schedule=schedule, group_size=group, record="totals")
+            _, c, _ = timed(lambda em=em, x=x: em.run_batch(x[:2], threads=1))
+            samples = sized(c / 2, target_s, 2, len(x))
+            cases.append({"em": em, "x": x[:samples], "pad": pad, "neurons": w.n_neurons,
+                          "synapses": w.n_synapses, "schedule": label, "best": None})
         del w
-        settle_memory()
+    for _ in range(rounds):
+        for case in cases:
+            t = best_of(lambda case=case: case["em"].run_batch(case["x"], threads=1), 1)
+            best = case["best"]
+            if best is None or t.cpu < best.cpu:
+                case["best"] = t
+    points = []
+    for case in cases:
+        t, n_samples = case["best"], len(case["x"])
+        br = t.result
+        pt = {"samples": n_samples, "ms_cpu": 1e3 * t.cpu / n_samples, "ms_wall": 1e3 * t.wall / n_samples,
+              "synops": float(np.mean(br.synops)), "spikes": float(np.mean(br.total_spikes)),
+              "updates": float(np.mean(br.neuron_updates)), "pad": case["pad"], "neurons": case["neurons"],
+              "synapses": case["synapses"], "schedule": case["schedule"], "repeats": rounds}
+        points.append(pt)
+        print(
+            f"  neurons curve: {pt['neurons']:>9,} neurons {pt['synapses']:>11,} synapses {pt['schedule']:5} "
+            f"{pt['synops']:>10,.0f} events {pt['ms_cpu']:8.3f} ms CPU {pt['ms_wall']:8.3f} ms wall",
+            flush=True,
+        )
+    cases.clear()
+    settle_memory()
     return {"points": points}
 
 

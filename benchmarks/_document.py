@@ -187,7 +187,9 @@ events grow; a fit on events and neuron updates together explains the times bett
 
 The same active network ({core_text}) padded with silent neurons: each hidden layer gets extra neurons
 wired among themselves (10 synapses each) and never driven, so spikes and synaptic events stay exactly
-the same while neurons and synapses grow. Input p = 0.05, one thread, CPU time.
+the same while neurons and synapses grow. Input p = 0.05, one thread, CPU time: the best of 7 rounds in
+which every size is timed once (interleaved, so that bursts of load from other processes hit all sizes
+alike).
 
 {nc_md}
 
