@@ -273,3 +273,30 @@ def test_unlimited_async_equals_sync_without_bias_zero_reset(
     s = run_engine(cfg, "sync")
     a = run_engine(cfg, schedule, group_size=None, prioritize_input=prioritize_input)
     np.testing.assert_array_equal(np.asarray(a.spike_counts), np.asarray(s.spike_counts))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfg=configs(), schedule=st.sampled_from(["sync", "momentum", "fifo"]), data=st.data())
+def test_long_silences_and_engine_reuse_match_oracle(cfg: dict[str, Any], schedule: str, data: st.DataObject) -> None:
+    """Input after long silences (a layer first reached many bins late is caught up bin by bin, through the
+    vector and the scalar catch-up), and one engine reused across samples (only touched neurons reset)."""
+    n_in = cfg["weights"][0].shape[1]
+    samples = []
+    for _ in range(3):
+        frames = np.zeros((data.draw(st.integers(9, 24)), n_in))
+        for t in data.draw(st.lists(st.integers(0, len(frames) - 1), min_size=1, max_size=4)):
+            frames[t] = data.draw(hnp.arrays(np.float64, (n_in,), elements=st.integers(0, 3).map(float)))
+        samples.append(frames)
+    bins = max(len(f) for f in samples)
+    batch = np.zeros((len(samples), bins, n_in))
+    for b, frames in enumerate(samples):
+        batch[b, : len(frames)] = frames
+    group = None if schedule == "sync" else data.draw(st.sampled_from([1, 2, None]))
+    net = neuroemu.Network.from_weights(cfg["weights"], dt=1.0, **_params(cfg))
+    res = neuroemu.Emulator(net, schedule=schedule, group_size=group).run_batch(batch, threads=1)
+    for b in range(len(samples)):
+        kwargs = {} if schedule == "sync" else {"group_size": group}
+        ref = simulate(cfg["weights"], batch[b], schedule=schedule, **_params(cfg), **kwargs)
+        np.testing.assert_array_equal(res.spike_counts[b], ref["spike_counts"])
+        np.testing.assert_array_equal(res.neuron_updates_per_bin[b], ref["neuron_updates"])
+        np.testing.assert_array_equal(res.forward_steps_per_bin[b], ref["forward_steps"])

@@ -258,14 +258,14 @@ void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
     const int64_t n = last - first;
     const int32_t oldest = k.min_i32(leaked_to_.data() + first, n);
     if (oldest < bin) {
-        if (oldest < 0) {  // the sample's first touch of some: list them for reset_sample
-            for (int32_t neuron = first; neuron < last; ++neuron) {
-                if (leaked_to_[static_cast<size_t>(neuron)] < 0) touched_.push_back(neuron);
-            }
-        }
         // One vector pass per bin of lag; a neuron left untouched for many bins is caught up on its own.
         constexpr int32_t kMaxVectorLag = 8;
         if (bin - oldest <= kMaxVectorLag) {
+            if (oldest < 0) {  // the sample's first touch of some: list them for reset_sample (as catch_up does)
+                for (int32_t neuron = first; neuron < last; ++neuron) {
+                    if (leaked_to_[static_cast<size_t>(neuron)] < 0) touched_.push_back(neuron);
+                }
+            }
             k.leak_range(v_.data() + first, leaked_to_.data() + first, net_.params().beta.data() + first,
                          net_.params().bias.data() + first, bin, bin - oldest, n);
         } else {
