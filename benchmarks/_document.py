@@ -36,6 +36,7 @@ def _curve_tables(curves: dict[str, Any]) -> tuple[str, str, str]:
 def write_document(path: str, machine: dict[str, Any], ctx: Any, curves: dict[str, Any], targets: list[list[str]],
                    table: str, figs: dict[str, str], plan: Any, paper: str) -> None:
     v = machine["versions"]
+    kernels = f"vector kernels: {machine.get('kernels', 'unknown')} (`NEUROEMU_KERNELS` selects others)"
     ev_md, nc_md, mc_md = _curve_tables(curves)
     fits = curves["events"]["fits"]
     check_md = markdown_table(
@@ -76,7 +77,7 @@ on the same network, the same input statistics, the same schedule and the same n
 | --- | --- |
 | CPU | {machine['cpu']}, {machine['cores']} usable cores |
 | load average (1, 5, 15 min) | at the start {load_start}; at the end {load_end} |
-| neuroemu extension | **{machine['build']}** build ({machine['build_why']}) |
+| neuroemu extension | **{machine['build']}** build ({machine['build_why']}); {kernels} |
 | versions | {versions} |
 | SANA-FE | {machine['sanafe']} |
 | run time | {machine.get('seconds', 0) / 60:.1f} min ({machine['plan']} plan) |

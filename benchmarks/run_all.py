@@ -566,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
         "extension": str(getattr(neuroemu._core, "__file__", "?")),
         "build": btype,
         "build_why": bwhy,
+        # which vector kernels ran (older builds without kernel_set: unknown)
+        "kernels": getattr(neuroemu._core, "kernel_set", lambda: "unknown")(),
         "sanafe": sanafe_note,
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "plan": "quick" if plan.quick else "full",
@@ -573,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     print("# neuroemu performance against peers" + (" (quick)" if plan.quick else ""))
     print(f"machine: {machine['cpu']}, {machine['cores']} usable cores; load average at start: "
           f"{'-' if not load_start else ', '.join(f'{v:.2f}' for v in load_start)}")
-    print(f"neuroemu extension: {machine['extension']} -> {btype} ({bwhy})")
+    print(f"neuroemu extension: {machine['extension']} -> {btype} ({bwhy}), kernels {machine['kernels']}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()) + f"; SANA-FE: {sanafe_note}")
     if btype != "Release":
         print("WARNING: not a Release build of neuroemu's extension: its timings are not meaningful "

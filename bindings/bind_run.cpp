@@ -1,8 +1,11 @@
 #include <pybind11/numpy.h>
 
+#include <string>
+
 #include "batch_arrays.hpp"
 #include "bindings.hpp"
 #include "neuroemu/batch.hpp"
+#include "neuroemu/engine.hpp"
 #include "neuroemu/errors.hpp"
 
 namespace py = pybind11;
@@ -31,4 +34,6 @@ void bind_run(py::module_& m) {
           py::arg("prioritize_input"), py::arg("seed"), py::arg("max_post_output_steps"),
           py::arg("max_steps_per_bin"), py::arg("record"), py::arg("inputs"), py::arg("threads"),
           py::arg("first_index"));
+    m.def("kernel_set", [] { return std::string(neuroemu::kernel_set()); },
+          "The instruction set of the engine's vector kernels (NEUROEMU_KERNELS selects another one)");
 }

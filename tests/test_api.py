@@ -95,6 +95,41 @@ def test_frames_of_any_engine_dtype_give_the_same_result(small_network, schedule
     np.testing.assert_array_equal(em.run(binary[1]).spike_counts, em.run(binary[1].astype(float)).spike_counts)
 
 
+_KERNEL_RUN = """
+import pickle, sys
+import numpy as np
+import neuroemu
+from neuroemu import _core
+net, inputs = pickle.loads(sys.stdin.buffer.read())
+counts = [neuroemu.Emulator(net, schedule=s, group_size=g).run_batch(inputs, threads=1).spike_counts
+          for s, g in (("sync", None), ("momentum", 2), ("random", 1))]
+sys.stdout.buffer.write(pickle.dumps((_core.kernel_set(), counts)))
+"""
+
+
+def test_every_kernel_set_gives_the_same_results(small_network, small_inputs):
+    """NEUROEMU_KERNELS picks the vector kernels (baseline, avx2, avx512 where the CPU has them): the
+    results are bit-identical whichever runs."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    dense = neuroemu.Network.from_weights([np.full((40, 4), 0.3), np.full((3, 40), 0.05)], threshold=1.0,
+                                          beta=0.9, dt=1.0)  # contiguous rows: the vector kernels run
+    results = {}
+    for wanted in ("baseline", "avx2", "avx512"):
+        out = subprocess.run([sys.executable, "-c", _KERNEL_RUN], input=pickle.dumps((dense, small_inputs * 2)),
+                             env=dict(env, NEUROEMU_KERNELS=wanted), capture_output=True, check=True)
+        name, counts = pickle.loads(out.stdout)
+        results[wanted] = (name, counts)
+    assert results["baseline"][0] == "baseline"
+    for name, counts in results.values():
+        assert name in ("baseline", "avx2", "avx512")
+        for got, expected in zip(counts, results["baseline"][1]):
+            np.testing.assert_array_equal(got, expected)
+    assert any(c.sum() > 0 for c in results["baseline"][1])
+
+
 def test_random_schedule_depends_on_seed_and_sample_index(small_network):
     x = np.ones((3, 40, 4))
     em = neuroemu.Emulator(small_network, schedule="random", group_size=1, seed=1)

@@ -1,5 +1,8 @@
 #include "kernels.hpp"
 
+#include <cstdlib>
+#include <cstring>
+
 namespace neuroemu::kernels {
 
 namespace baseline {
@@ -31,13 +34,26 @@ bool cpu_has_avx512() {
 
 }  // namespace
 
+namespace {
+
+// The widest table this CPU runs, or the one NEUROEMU_KERNELS names (baseline, avx2, avx512) if the CPU
+// runs it: results never depend on the choice, and the variable lets anyone check that, or time each.
+const Table& choose() {
+    const Table* tables[4];
+    const int n = available_tables(tables, 4);
+    if (const char* wanted = std::getenv("NEUROEMU_KERNELS")) {
+        for (int k = 0; k < n; ++k) {
+            if (std::strcmp(tables[k]->name, wanted) == 0) return *tables[k];
+        }
+    }
+    return *tables[n - 1];
+}
+
+}  // namespace
+
 const Table& table() {
-#if defined(NEUROEMU_X86_KERNELS)
-    static const Table& chosen = cpu_has_avx512() ? avx512::kTable : cpu_has_avx2() ? avx2::kTable : baseline::kTable;
+    static const Table& chosen = choose();
     return chosen;
-#else
-    return baseline::kTable;
-#endif
 }
 
 int available_tables(const Table** out, int capacity) {
@@ -51,3 +67,9 @@ int available_tables(const Table** out, int capacity) {
 }
 
 }  // namespace neuroemu::kernels
+
+namespace neuroemu {
+
+const char* kernel_set() { return kernels::table().name; }
+
+}  // namespace neuroemu

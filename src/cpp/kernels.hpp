@@ -38,10 +38,11 @@ struct Table {
     FrameScan (*scan_nonzero_u8)(const uint8_t* x, int64_t n, int32_t* indices, double* values);  // all valid
 };
 
-// The best table for this CPU, chosen on first use.
+// The table the engine uses, chosen on first use: the widest this CPU runs, unless the environment variable
+// NEUROEMU_KERNELS names another one it runs ("baseline", "avx2", "avx512").
 const Table& table();
 
-// Every table this build holds that the CPU can run (for the tests: they must all agree).
+// Every table this build holds that the CPU can run, narrowest first (for the tests: they must all agree).
 int available_tables(const Table** out, int capacity);
 
 }  // namespace neuroemu::kernels

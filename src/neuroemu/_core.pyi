@@ -41,6 +41,8 @@ def run_batch(
     first_index: int,
 ) -> dict[str, Any]: ...
 
+def kernel_set() -> str: ...
+
 class HardwareModel:
     def __init__(
         self,

@@ -14,6 +14,10 @@
 
 namespace neuroemu {
 
+// The instruction set of the vector kernels the engine runs: "baseline", "avx2" or "avx512" (the widest
+// the CPU has, unless the environment variable NEUROEMU_KERNELS names another one it has).
+const char* kernel_set();
+
 class Engine {
 public:
     explicit Engine(const Network& network);
