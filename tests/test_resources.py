@@ -37,3 +37,22 @@ def test_available_memory_is_known_here():
     with pytest.raises(ResourceError):
         _resources.check_result_memory(10**6, 10**3, 10**4, 3, 10, True, available=10**9)
     np.testing.assert_equal(_resources.result_bytes(0, 10, 10, 1, 1, True), 0)
+
+
+def test_available_memory_is_read_at_most_every_half_second(monkeypatch):
+    readings = []
+
+    def read():
+        readings.append(1)
+        return 10**9 + len(readings)
+
+    monkeypatch.setattr(_resources, "_read_available_memory", read)
+    monkeypatch.setattr(_resources, "_last_reading", None)
+    clock = [100.0]
+    monkeypatch.setattr(_resources.time, "monotonic", lambda: clock[0])
+    assert _resources.available_memory_bytes() == 10**9 + 1
+    clock[0] += 0.4
+    assert _resources.available_memory_bytes() == 10**9 + 1  # the same reading
+    clock[0] += 0.2
+    assert _resources.available_memory_bytes() == 10**9 + 2  # older than half a second: read again
+    assert len(readings) == 2
