@@ -90,7 +90,9 @@ Compare ratios within one run, never numbers from different runs or machines.
 
 {markdown_table(("target", "measured", "met"), targets)}
 
-The paper's own simulator, as the issue measured it on the `target` workload: {paper}.
+The paper's own simulator, as the issue measured it on the `target` workload: {paper}. The dense
+simulator of this page on an H200 GPU, beside the engine on 2 cores of the same machine, is measured by
+`benchmarks/bench_gpu.py`: [performance-gpu.md](performance-gpu.md).
 
 ## Workloads
 

@@ -657,13 +657,3 @@ def test_first_spike_time_gradient_moves_spikes_earlier():
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
     # raising every weight makes spikes no later: the gradient of the total first-spike time is <= 0 overall
     assert sum(float(p.grad.sum()) for p in model.parameters()) < 0
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_matches_cpu():
-    model = mlp((6, 8, 4), 0)
-    x = torch.from_numpy(frames(0, 8, 5, 6)).double()
-    cpu = simulate(model, x, schedule="momentum", group_size=2)
-    gpu = simulate(model.cuda(), x.cuda(), schedule="momentum", group_size=2)
-    assert torch.equal(cpu.spike_counts, gpu.spike_counts.cpu())
-    (gpu.output_counts.sum()).backward()

@@ -120,7 +120,7 @@ def parse_model(model: Any, input_shape: Sequence[int]) -> list[Population]:
             raise ModelImportError(f"layer {name!r}: AvgPool2d with ceil_mode=True is not supported")
         try:
             with torch.no_grad():
-                probe = torch.zeros((1, *shape), dtype=_param_dtype(module))
+                probe = torch.zeros((1, *shape), dtype=_param_dtype(module), device=_param_device(module))
                 shape = tuple(apply_linear([module], probe, bias=False).shape[1:])
         except (RuntimeError, ValueError) as exc:
             raise ModelImportError(
@@ -142,6 +142,12 @@ def _param_dtype(module: nn.Module) -> torch.dtype:
     for p in module.parameters():
         return p.dtype
     return torch.get_default_dtype()
+
+
+def _param_device(module: nn.Module) -> torch.device:
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")
 
 
 def _check_param(value: Any, what: str, shape: tuple[int, ...], name: str) -> None:
