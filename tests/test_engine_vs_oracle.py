@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -300,3 +301,32 @@ def test_long_silences_and_engine_reuse_match_oracle(cfg: dict[str, Any], schedu
         np.testing.assert_array_equal(res.spike_counts[b], ref["spike_counts"])
         np.testing.assert_array_equal(res.neuron_updates_per_bin[b], ref["neuron_updates"])
         np.testing.assert_array_equal(res.forward_steps_per_bin[b], ref["forward_steps"])
+
+
+@pytest.mark.parametrize("schedule,group", [("sync", None), ("momentum", 3), ("fifo", 1)])
+@pytest.mark.parametrize("input_p", [0.01, 0.08, 0.5])
+@pytest.mark.parametrize("reset,bias", [("zero", False), ("subtract", True)])
+def test_sparse_layers_of_many_neurons_match_oracle(schedule: str, group: int | None, input_p: float, reset: str,
+                                                    bias: bool) -> None:
+    """Layers of 40-90 neurons reached through scattered rows (90% of the weights zero): in a bin a layer can
+    have a few receiving neurons, checked one by one, or many, checked in one masked vector pass."""
+    rng = np.random.default_rng(int(input_p * 100) + len(schedule))
+    sizes = [60, 90, 40, 12]
+    weights = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        w = rng.normal(0.9, 0.8, (n_out, n_in))
+        w[rng.random((n_out, n_in)) < 0.9] = 0.0
+        weights.append(w)
+    cfg = {
+        "weights": weights,
+        "frames": (rng.random((6, sizes[0])) < input_p) * rng.integers(1, 3, (6, sizes[0])).astype(np.float64),
+        "threshold": 1.0,
+        "beta": 0.8,
+        "bias": [np.where(rng.random(n) < 0.2, rng.normal(0.0, 0.4, n), 0.0) for n in sizes[1:]] if bias else None,
+        "reset": reset,
+        "refractory": reset == "zero",
+    }
+    res = run_engine(cfg, schedule, group_size=group)
+    ref = run_oracle(cfg, schedule, **({} if group is None else {"group_size": group}))
+    assert_matches(res, ref, sizes[-1])
+    assert int(np.asarray(res.spike_counts).sum()) > 0

@@ -249,60 +249,115 @@ bool Engine::in_received_range(int32_t neuron) const {
     return false;
 }
 
-// Checks the neurons [first, last), all of which received current from a contiguous row: the common case
-// of a dense layer, where every step reaches the whole next layer. One vector pass (kernels::check_range)
-// after bringing the neurons this bin has not touched yet up to date; spikes are then handled one by one.
-void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
+// Applies the leaks (and biases) that the neurons [first, last) owe up to `bin`: one vector pass per bin of
+// lag; a neuron left untouched for many bins is caught up on its own.
+void Engine::catch_up_range(int32_t first, int32_t last, int32_t bin) {
     const kernels::Table& k = kernels::table();
-    const int32_t bin = ctx.bin;
     const int64_t n = last - first;
     const int32_t oldest = k.min_i32(leaked_to_.data() + first, n);
-    if (oldest < bin) {
-        // One vector pass per bin of lag; a neuron left untouched for many bins is caught up on its own.
-        constexpr int32_t kMaxVectorLag = 8;
-        if (bin - oldest <= kMaxVectorLag) {
-            if (oldest < 0) {  // the sample's first touch of some: list them for reset_sample (as catch_up does)
-                for (int32_t neuron = first; neuron < last; ++neuron) {
-                    if (leaked_to_[static_cast<size_t>(neuron)] < 0) touched_.push_back(neuron);
-                }
-            }
-            k.leak_range(v_.data() + first, leaked_to_.data() + first, net_.params().beta.data() + first,
-                         net_.params().bias.data() + first, bin, bin - oldest, n);
-        } else {
+    if (oldest >= bin) return;
+    constexpr int32_t kMaxVectorLag = 8;
+    if (bin - oldest <= kMaxVectorLag) {
+        if (oldest < 0) {  // the sample's first touch of some: list them for reset_sample (as catch_up does)
             for (int32_t neuron = first; neuron < last; ++neuron) {
-                if (leaked_to_[static_cast<size_t>(neuron)] < bin) catch_up(neuron, bin);
+                if (leaked_to_[static_cast<size_t>(neuron)] < 0) touched_.push_back(neuron);
             }
         }
+        k.leak_range(v_.data() + first, leaked_to_.data() + first, net_.params().beta.data() + first,
+                     net_.params().bias.data() + first, bin, bin - oldest, n);
+    } else {
+        for (int32_t neuron = first; neuron < last; ++neuron) {
+            if (leaked_to_[static_cast<size_t>(neuron)] < bin) catch_up(neuron, bin);
+        }
     }
-    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word scan below reads bytes in memory order");
-    // fired_ has 8 zero bytes beyond the range, so that it can be scanned a word at a time.
+}
+
+// The flags a vector check writes for n neurons, with 8 zero bytes beyond them so that spike_flagged can
+// scan them a word at a time.
+uint8_t* Engine::fired_flags(int64_t n) {
     if (fired_.size() < static_cast<size_t>(n) + 8) fired_.resize(static_cast<size_t>(n) + 8);
-    int64_t n_fired = 0;
-    ctx.updates += k.check_range(current_.data() + first, v_.data() + first, net_.params().threshold.data() + first,
-                                 refractory_bin_.data() + first, bin, n, fired_.data(), &n_fired);
     std::memset(fired_.data() + n, 0, 8);
+    return fired_.data();
+}
+
+// Handles the spikes of the neurons first + k whose fired_[k] a vector check set (ascending order).
+void Engine::spike_flagged(int32_t first, int64_t n_fired, int32_t bin) {
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word scan below reads bytes in memory order");
     for (int64_t word_at = 0; n_fired > 0; word_at += 8) {
         uint64_t word;
         std::memcpy(&word, fired_.data() + word_at, sizeof word);
         for (; word != 0; word &= word - 1) {  // each set byte holds 1: its lowest bit marks the neuron
             const auto neuron = static_cast<int32_t>(first + word_at + __builtin_ctzll(word) / 8);
-            spike(neuron, v_[static_cast<size_t>(neuron)], bin);  // check_range left u in v_
+            spike(neuron, v_[static_cast<size_t>(neuron)], bin);  // the check left u in v_
             --n_fired;
         }
     }
 }
 
+// Checks the neurons [first, last), all of which received current from a contiguous row: the common case
+// of a dense layer, where every step reaches the whole next layer. One vector pass (kernels::check_range)
+// after bringing the neurons this bin has not touched yet up to date; spikes are then handled one by one.
+void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
+    catch_up_range(first, last, ctx.bin);
+    const int64_t n = last - first;
+    uint8_t* fired = fired_flags(n);
+    int64_t n_fired = 0;
+    ctx.updates += kernels::table().check_range(current_.data() + first, v_.data() + first,
+                                                net_.params().threshold.data() + first,
+                                                refractory_bin_.data() + first, ctx.bin, n, fired, &n_fired);
+    spike_flagged(first, n_fired, ctx.bin);
+}
+
+// Checks the population [first, last) in one vector pass (kernels::check_masked) where many of its neurons
+// received from scattered rows (a convolution, a sparse projection): cheaper than one check() per neuron
+// once more than about one neuron in kMaskedCheckRatio received. The neurons that received nothing are
+// checked as check() would check them (above threshold, or biased under bias_rule) and otherwise left alone.
+void Engine::check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_t last) {
+    const int64_t n = last - first;
+    if (mask_.size() < static_cast<size_t>(n)) mask_.resize(static_cast<size_t>(n), 0);
+    for (const int32_t neuron : received_.members()) {
+        if (neuron >= first && neuron < last) mask_[static_cast<size_t>(neuron - first)] = 1;
+    }
+    catch_up_range(first, last, ctx.bin);
+    uint8_t* fired = fired_flags(n);
+    int64_t n_fired = 0;
+    const NeuronParameters& params = net_.params();
+    ctx.updates += kernels::table().check_masked(current_.data() + first, v_.data() + first,
+                                                 params.threshold.data() + first, params.bias.data() + first,
+                                                 bias_rule, refractory_bin_.data() + first, ctx.bin, n,
+                                                 mask_.data(), fired, &n_fired);
+    spike_flagged(first, n_fired, ctx.bin);
+    received_ranges_.emplace_back(first, last);  // checked: the checks of biased and above-threshold neurons skip it
+}
+
 // Checks every neuron in [first, last) that received in this delivery.
 void Engine::check_received(BinContext& ctx, bool bias_rule, int32_t first, int32_t last) {
     merge_received_ranges();
+    bool overlaps_range = false;
     for (const auto& [begin, end] : received_ranges_) {
         const int32_t from = std::max(begin, first);
         const int32_t to = std::min(end, last);
-        if (from < to) check_range(ctx, from, to);
+        if (from < to) {
+            check_range(ctx, from, to);
+            overlaps_range = true;
+        }
+    }
+    const bool one_population = first > 0 || last < net_.n_neurons();
+    if (one_population && !overlaps_range) {
+        int64_t members = 0;
+        for (const int32_t neuron : received_.members()) members += neuron >= first && neuron < last;
+        if (members * kMaskedCheckRatio >= last - first) {
+            check_masked(ctx, bias_rule, first, last);
+            received_.erase_range(first, last);
+            return;
+        }
     }
     for (const int32_t neuron : received_.members()) {
         if (neuron >= first && neuron < last && !in_received_range(neuron)) check(neuron, ctx, true, bias_rule);
     }
+    // The layer-synchronous schedule checks one population at a time and delivers nothing more to it in this
+    // bin: its members need not be visited again by the checks of the populations after it.
+    if (one_population) received_.erase_range(first, last);
 }
 
 void Engine::refresh_above() {
@@ -419,12 +474,13 @@ void Engine::run_sync_bin(BinContext& ctx) {
     bin_spikes_.clear();
     const auto& biased = net_.biased_neurons();
     auto biased_at = biased.begin();
+    const bool backward = net_.has_backward_edges();
     for (int32_t p = 0; p < n_pop; ++p) {
         const int32_t first = net_.population_offset(p);
         const int32_t last = net_.population_offset(p + 1);
         // Recurrent edges: last bin's spikes of populations >= p, delivered after this bin's lower ones so
         // that each target sums its current in ascending source index.
-        for (const int32_t source : previous_bin_spikes_) {
+        for (const int32_t source : previous_bin_spikes_) {  // (empty without backward edges)
             if (source < first) continue;
             const FanOut part = net_.neuron_fanout().row_range(source, first, last);
             ctx.synops += part.size;
@@ -440,11 +496,12 @@ void Engine::run_sync_bin(BinContext& ctx) {
         }
         record_step(ctx, p);
         for (const int32_t source : step_spikes_) {
-            const FanOut part = net_.neuron_fanout().row_range(source, last, n);
+            const FanOut part = backward ? net_.neuron_fanout().row_range(source, last, n)
+                                         : net_.neuron_fanout().row(source);
             ctx.synops += part.size;
             deliver(part, 1.0);
         }
-        bin_spikes_.insert(bin_spikes_.end(), step_spikes_.begin(), step_spikes_.end());
+        if (backward) bin_spikes_.insert(bin_spikes_.end(), step_spikes_.begin(), step_spikes_.end());
     }
     if (!above_.empty()) refresh_above();
     previous_bin_spikes_.swap(bin_spikes_);

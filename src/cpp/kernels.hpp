@@ -25,6 +25,13 @@ struct Table {
     // of neurons updated (not refractory); `n_fired` receives the number that fired.
     int64_t (*check_range)(double* current, double* v, const double* threshold, const int32_t* refractory_bin,
                            int32_t bin, int64_t n, uint8_t* fired, int64_t* n_fired);
+    // Checks neurons 0..n-1 of which only those with received[k] != 0 received current (the others hold
+    // current 0.0), as one check per neuron would: a received neuron as in check_range; one that received
+    // nothing keeps its v, fires where v > threshold, and counts as updated where it fires or, with
+    // bias_rule, has a bias. Refractory neurons are skipped. Consumes current, clears received.
+    int64_t (*check_masked)(double* current, double* v, const double* threshold, const double* bias, bool bias_rule,
+                            const int32_t* refractory_bin, int32_t bin, int64_t n, uint8_t* received,
+                            uint8_t* fired, int64_t* n_fired);
     // Brings neurons 0..n-1 up to `bin`: each gets the leak (and bias) of every bin after leaked_to[k], one
     // bin at a time (v = v * beta, or v * beta + bias where bias != 0), as catch_up does; `lag` must be
     // bin - min(leaked_to). Sets leaked_to to bin.

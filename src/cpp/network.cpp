@@ -116,7 +116,8 @@ FanOut FanOutTable::row_range(int64_t source, int32_t first_target, int32_t last
     if (part.contiguous()) {  // no search: the targets are first, first + 1, ...
         skip = std::clamp<int64_t>(int64_t{first_target} - part.first, 0, part.size);
         end = std::clamp<int64_t>(int64_t{last_target} - part.first, skip, part.size);
-    } else {
+    } else if (part.size > 0 && (part.targets[0] < first_target || part.targets[part.size - 1] >= last_target)) {
+        // (a row wholly inside the range, the usual case of a feed-forward network, needs no search)
         skip = std::lower_bound(part.targets, part.targets + part.size, first_target) - part.targets;
         end = std::lower_bound(part.targets + skip, part.targets + part.size, last_target) - part.targets;
     }
@@ -182,6 +183,7 @@ Network::Network(int32_t n_inputs, std::vector<int32_t> population_sizes, Neuron
             }
             if (!std::isfinite(proj.weights[s])) throw ConfigError(name + ": weights must be finite");
         }
+        has_backward_edges_ = has_backward_edges_ || (proj.source >= 0 && proj.target <= proj.source);
         if (proj.source < 0) {
             from_input.emplace_back(0, &proj);
         } else {

@@ -104,6 +104,57 @@ TEST_CASE("check_range: updates, spikes and consumed current as the scalar rule 
     }
 }
 
+TEST_CASE("check_masked: as one scalar check per neuron, received or not") {
+    std::mt19937 gen(6);
+    std::normal_distribution<double> normal;
+    std::uniform_int_distribution<int32_t> bin_of(0, 3);
+    std::bernoulli_distribution coin(0.4);
+    for (const Table* t : tables()) {
+        CAPTURE(t->name);
+        for (const bool bias_rule : {false, true}) {
+            for (int64_t n = 0; n < 80; n += 7) {
+                const auto size = static_cast<size_t>(n);
+                std::vector<double> current(size, 0.0), v(size), threshold(size), bias(size, 0.0);
+                std::vector<int32_t> refractory(size);
+                std::vector<uint8_t> received(size, 0);
+                for (size_t k = 0; k < size; ++k) {
+                    received[k] = coin(gen);
+                    if (received[k]) current[k] = normal(gen);
+                    v[k] = k % 11 == 3 ? -0.0 : normal(gen);
+                    threshold[k] = 0.5 + std::abs(normal(gen));
+                    if (coin(gen)) bias[k] = normal(gen);
+                    refractory[k] = bin_of(gen);
+                }
+                const int32_t bin = 2;
+                // the rule of Engine::check, neuron by neuron
+                std::vector<double> expected_v = v;
+                std::vector<uint8_t> expected_fired(size, 0);
+                int64_t expected_updates = 0, expected_fires = 0;
+                for (size_t k = 0; k < size; ++k) {
+                    if (refractory[k] == bin) continue;
+                    if (!received[k] && !(bias_rule && bias[k] != 0.0) && !(v[k] > threshold[k])) continue;
+                    ++expected_updates;
+                    const double u = received[k] ? v[k] + current[k] : v[k];
+                    expected_fired[k] = u > threshold[k];
+                    expected_fires += expected_fired[k];
+                    if (received[k]) expected_v[k] = u;
+                }
+                std::vector<uint8_t> fired(size, 7);
+                int64_t fires = -1;
+                const int64_t updates =
+                    t->check_masked(current.data(), v.data(), threshold.data(), bias.data(), bias_rule,
+                                    refractory.data(), bin, n, received.data(), fired.data(), &fires);
+                CHECK(updates == expected_updates);
+                CHECK(fires == expected_fires);
+                CHECK(same_bits(v, expected_v));  // the unreceived keep their v, -0.0 included
+                CHECK(fired == expected_fired);
+                CHECK(same_bits(current, std::vector<double>(size, 0.0)));
+                CHECK(received == std::vector<uint8_t>(size, 0));
+            }
+        }
+    }
+}
+
 TEST_CASE("scan_nonzero_u8 finds events at every position of long frames") {
     for (const Table* t : tables()) {
         CAPTURE(t->name);

@@ -42,7 +42,11 @@ private:
     void deliver_frame(BinContext& ctx);  // the bin's whole input frame, ascending channels
     void merge_received_ranges();
     bool in_received_range(int32_t neuron) const;
+    void catch_up_range(int32_t first, int32_t last, int32_t bin);
+    uint8_t* fired_flags(int64_t n);
+    void spike_flagged(int32_t first, int64_t n_fired, int32_t bin);
     void check_range(BinContext& ctx, int32_t first, int32_t last);
+    void check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_t last);
     void check(int32_t neuron, BinContext& ctx, bool received, bool bias_rule);
     void spike(int32_t neuron, double u, int32_t bin);
     void check_received(BinContext& ctx, bool bias_rule, int32_t first, int32_t last);
@@ -72,6 +76,10 @@ private:
     std::vector<int32_t> touched_;
     bool reset_everything_ = false;
     std::vector<uint8_t> fired_;           // check_range's output flags
+    std::vector<uint8_t> mask_;            // check_masked's input flags (all zero between calls)
+    // check_masked replaces one check() per received neuron of a population once at least one neuron in this
+    // many received (measured: benchmarks/README.md).
+    static constexpr int64_t kMaskedCheckRatio = 16;
     // This sample's input: the non-zero entries of bin t are [input_offsets_[t], input_offsets_[t + 1]).
     std::vector<int32_t> input_channels_;
     std::vector<double> input_values_;

@@ -86,6 +86,8 @@ public:
     const FanOutTable& input_fanout() const { return input_fanout_; }
     const FanOutTable& neuron_fanout() const { return neuron_fanout_; }
     const std::vector<int32_t>& biased_neurons() const { return biased_neurons_; }
+    // Whether a projection reaches its own population or an earlier one (recurrent or backward edges).
+    bool has_backward_edges() const { return has_backward_edges_; }
     int64_t n_synapses() const { return input_fanout_.n_synapses() + neuron_fanout_.n_synapses(); }
 
 private:
@@ -98,6 +100,7 @@ private:
     FanOutTable input_fanout_;
     FanOutTable neuron_fanout_;
     std::vector<int32_t> biased_neurons_;
+    bool has_backward_edges_ = false;
 };
 
 }  // namespace neuroemu

@@ -31,6 +31,18 @@ public:
         for (const int32_t neuron : members_) bits_[static_cast<std::size_t>(neuron) >> 6] = 0;
         members_.clear();
     }
+    // Removes the members in [first, last): one pass over the members.
+    void erase_range(int32_t first, int32_t last) {
+        std::size_t kept = 0;
+        for (const int32_t neuron : members_) {
+            if (neuron >= first && neuron < last) {
+                bits_[static_cast<std::size_t>(neuron) >> 6] &= ~(uint64_t{1} << (static_cast<uint32_t>(neuron) & 63u));
+            } else {
+                members_[kept++] = neuron;
+            }
+        }
+        members_.resize(kept);
+    }
     const std::vector<int32_t>& members() const { return members_; }
 
 private:
