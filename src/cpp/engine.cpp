@@ -47,6 +47,7 @@ Engine::Engine(const Network& network) : net_(network) {
     leaked_to_.assign(n, -1);
     refractory_bin_.assign(n, -1);
     received_.resize(n);
+    received_bytes_.assign(n, 0);
     checked_.resize(n);
     in_above_.assign(n, 0);
 }
@@ -60,6 +61,8 @@ void Engine::reset_sample() {
         std::fill(in_above_.begin(), in_above_.end(), uint8_t{0});
         queue_ = PendingQueue();
         received_.resize(v_.size());
+        std::fill(received_bytes_.begin(), received_bytes_.end(), uint8_t{0});
+        mark_bytes_ = false;
         checked_.resize(v_.size());
         reset_everything_ = false;
     } else {
@@ -142,16 +145,38 @@ void Engine::start_delivery() {
 
 namespace {
 
-// Adds a scattered row's current and lists the targets reached for the first time in this delivery.
-template <typename Weight>
+// Marks the targets of a layer-synchronous delivery: one byte per neuron, a plain store (a bit would be a
+// read-modify-write, which chains the neighbouring targets of a convolution's row through memory).
+struct MarkBytes {
+    uint8_t* received;
+    void add(int32_t neuron) const { received[static_cast<size_t>(neuron)] = 1; }
+};
+
+// Adds a scattered row's current and marks the targets reached (`Reached`: MarkBytes, or a NeuronSet
+// cursor that lists them for an asynchronous step).
+template <typename Weight, typename Reached>
 void deliver_scattered(const int32_t* targets, const Weight* weights, int64_t size, double multiplicity,
-                       double* current, NeuronSet& received) {
+                       double* current, Reached& reached) {
     // The targets are random: fetch the current of a target a few synapses ahead so that the misses overlap.
     constexpr int64_t kAhead = 8;
-    for (int64_t s = 0; s < size; ++s) {
-        if (s + kAhead < size) __builtin_prefetch(current + targets[s + kAhead], 1);
+    int64_t s = 0;
+    for (; s + kAhead < size; ++s) {
+        __builtin_prefetch(current + targets[s + kAhead], 1);
         current[static_cast<size_t>(targets[s])] += multiplicity * static_cast<double>(weights[s]);
-        received.insert(targets[s]);
+        reached.add(targets[s]);
+    }
+    for (; s < size; ++s) {
+        current[static_cast<size_t>(targets[s])] += multiplicity * static_cast<double>(weights[s]);
+        reached.add(targets[s]);
+    }
+}
+
+template <typename Reached>
+void deliver_scattered_row(const FanOut& fanout, double multiplicity, double* current, Reached& reached) {
+    if (fanout.weights32) {
+        deliver_scattered(fanout.targets, fanout.weights32, fanout.size, multiplicity, current, reached);
+    } else {
+        deliver_scattered(fanout.targets, fanout.weights, fanout.size, multiplicity, current, reached);
     }
 }
 
@@ -173,12 +198,13 @@ void Engine::deliver(const FanOut& fanout, double multiplicity) {
         if (received_ranges_.empty() || received_ranges_.back() != range) received_ranges_.push_back(range);
         return;
     }
-    if (fanout.weights32) {
-        deliver_scattered(fanout.targets, fanout.weights32, fanout.size, multiplicity, current_.data(),
-                          received_);
+    if (mark_bytes_) {
+        MarkBytes reached{received_bytes_.data()};
+        deliver_scattered_row(fanout, multiplicity, current_.data(), reached);
     } else {
-        deliver_scattered(fanout.targets, fanout.weights, fanout.size, multiplicity, current_.data(),
-                          received_);
+        NeuronSet::Cursor reached = received_.cursor();
+        deliver_scattered_row(fanout, multiplicity, current_.data(), reached);
+        received_.commit(reached);
     }
 }
 
@@ -314,10 +340,6 @@ void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
 // checked as check() would check them (above threshold, or biased under bias_rule) and otherwise left alone.
 void Engine::check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_t last) {
     const int64_t n = last - first;
-    if (mask_.size() < static_cast<size_t>(n)) mask_.resize(static_cast<size_t>(n), 0);
-    for (const int32_t neuron : received_.members()) {
-        if (neuron >= first && neuron < last) mask_[static_cast<size_t>(neuron - first)] = 1;
-    }
     catch_up_range(first, last, ctx.bin);
     uint8_t* fired = fired_flags(n);
     int64_t n_fired = 0;
@@ -325,39 +347,67 @@ void Engine::check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_
     ctx.updates += kernels::table().check_masked(current_.data() + first, v_.data() + first,
                                                  params.threshold.data() + first, params.bias.data() + first,
                                                  bias_rule, refractory_bin_.data() + first, ctx.bin, n,
-                                                 mask_.data(), fired, &n_fired);
+                                                 received_bytes_.data() + first, fired, &n_fired);
     spike_flagged(first, n_fired, ctx.bin);
     received_ranges_.emplace_back(first, last);  // checked: the checks of biased and above-threshold neurons skip it
 }
 
-// Checks every neuron in [first, last) that received in this delivery.
-void Engine::check_received(BinContext& ctx, bool bias_rule, int32_t first, int32_t last) {
+// Checks the ranges reached by contiguous rows that overlap [first, last); true if there was one.
+bool Engine::check_received_ranges(BinContext& ctx, int32_t first, int32_t last) {
     merge_received_ranges();
-    bool overlaps_range = false;
+    bool overlaps = false;
     for (const auto& [begin, end] : received_ranges_) {
         const int32_t from = std::max(begin, first);
         const int32_t to = std::min(end, last);
         if (from < to) {
             check_range(ctx, from, to);
-            overlaps_range = true;
+            overlaps = true;
         }
     }
-    const bool one_population = first > 0 || last < net_.n_neurons();
-    if (one_population && !overlaps_range) {
-        int64_t members = 0;
-        for (const int32_t neuron : received_.members()) members += neuron >= first && neuron < last;
-        if (members * kMaskedCheckRatio >= last - first) {
-            check_masked(ctx, bias_rule, first, last);
-            received_.erase_range(first, last);
-            return;
+    return overlaps;
+}
+
+// Checks every neuron that received in this forward step (asynchronous schedules).
+void Engine::check_received(BinContext& ctx, bool bias_rule) {
+    check_received_ranges(ctx, 0, net_.n_neurons());
+    for (const int32_t neuron : received_) {
+        if (!in_received_range(neuron)) check(neuron, ctx, true, bias_rule);
+    }
+}
+
+// Checks every neuron of the population [first, last) that received in this bin (layer-synchronous
+// schedule; scattered rows marked received_bytes_). Where many did, one masked vector pass checks them all.
+void Engine::check_received_population(BinContext& ctx, int32_t first, int32_t last) {
+    const bool overlaps = check_received_ranges(ctx, first, last);
+    uint8_t* received = received_bytes_.data() + first;
+    const int64_t n = last - first;
+    int64_t members = 0;
+    for (int64_t k = 0; k < n; ++k) members += received[k];
+    if (members == 0) return;
+    if (!overlaps && members * kMaskedCheckRatio >= n) {
+        check_masked(ctx, true, first, last);  // clears the bytes
+        return;
+    }
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word scan below reads bytes in memory order");
+    int64_t k = 0;
+    for (; members > 0 && k + 8 <= n; k += 8) {
+        uint64_t word;
+        std::memcpy(&word, received + k, sizeof word);
+        for (; word != 0; word &= word - 1) {  // each set byte holds 1: its lowest bit marks the neuron
+            const int64_t at = k + __builtin_ctzll(word) / 8;
+            received[at] = 0;
+            --members;
+            const auto neuron = static_cast<int32_t>(first + at);
+            if (!in_received_range(neuron)) check(neuron, ctx, true, true);
         }
     }
-    for (const int32_t neuron : received_.members()) {
-        if (neuron >= first && neuron < last && !in_received_range(neuron)) check(neuron, ctx, true, bias_rule);
+    for (; members > 0 && k < n; ++k) {
+        if (received[k] == 0) continue;
+        received[k] = 0;
+        --members;
+        const auto neuron = static_cast<int32_t>(first + k);
+        if (!in_received_range(neuron)) check(neuron, ctx, true, true);
     }
-    // The layer-synchronous schedule checks one population at a time and delivers nothing more to it in this
-    // bin: its members need not be visited again by the checks of the populations after it.
-    if (one_population) received_.erase_range(first, last);
 }
 
 void Engine::refresh_above() {
@@ -401,7 +451,6 @@ void Engine::run_async_bin(BinContext& ctx, Xoshiro256& rng) {
     const RunConfig& config = ctx.config;
     const int32_t n_inputs = net_.n_inputs();
     const int32_t bin = ctx.bin;
-    const int32_t n = net_.n_neurons();
     start_delivery();
     if (config.prioritize_input) {
         deliver_frame(ctx);
@@ -414,7 +463,7 @@ void Engine::run_async_bin(BinContext& ctx, Xoshiro256& rng) {
     for (int64_t step = 0;; ++step) {
         checked_.clear();
         step_spikes_.clear();
-        check_received(ctx, step == 0, 0, n);
+        check_received(ctx, step == 0);
         if (step == 0) {
             for (const int32_t neuron : net_.biased_neurons()) {
                 if (!in_received_range(neuron)) check(neuron, ctx, false, true);
@@ -470,6 +519,7 @@ void Engine::run_sync_bin(BinContext& ctx) {
     const int32_t n = net_.n_neurons();
     checked_.clear();
     start_delivery();
+    mark_bytes_ = true;
     deliver_frame(ctx);
     bin_spikes_.clear();
     const auto& biased = net_.biased_neurons();
@@ -487,7 +537,7 @@ void Engine::run_sync_bin(BinContext& ctx) {
             deliver(part, 1.0);
         }
         step_spikes_.clear();
-        check_received(ctx, true, first, last);
+        check_received_population(ctx, first, last);
         for (; biased_at != biased.end() && *biased_at < last; ++biased_at) {
             if (!in_received_range(*biased_at)) check(*biased_at, ctx, false, true);
         }
@@ -503,6 +553,7 @@ void Engine::run_sync_bin(BinContext& ctx) {
         }
         if (backward) bin_spikes_.insert(bin_spikes_.end(), step_spikes_.begin(), step_spikes_.end());
     }
+    mark_bytes_ = false;
     if (!above_.empty()) refresh_above();
     previous_bin_spikes_.swap(bin_spikes_);
     ctx.out.forward_steps[ctx.bin] = n_pop;

@@ -11,9 +11,11 @@ namespace neuroemu {
 
 class NeuronSet {
 public:
+    // Room for neurons 0..n-1, each a member at most once: adding never allocates.
     void resize(std::size_t n) {
         bits_.assign(n / 64 + 1, 0);
-        members_.clear();
+        members_.assign(n + 1, 0);  // + 1: add() writes one slot beyond the members
+        size_ = 0;
     }
     // Adds `neuron`; false if it was already a member.
     bool insert(int32_t neuron) {
@@ -21,33 +23,46 @@ public:
         const uint64_t bit = uint64_t{1} << (static_cast<uint32_t>(neuron) & 63u);
         if (word & bit) return false;
         word |= bit;
-        members_.push_back(neuron);
+        members_[size_++] = neuron;
         return true;
     }
+    // Adds members without a branch, for the hot loop of a scattered delivery, whose targets repeat
+    // unpredictably (a convolution reaches a neuron from several sources). The count lives in the cursor,
+    // a local of the loop, so that the stores into the set do not make the compiler reload it.
+    class Cursor {
+    public:
+        void add(int32_t neuron) {
+            uint64_t& word = bits_[static_cast<std::size_t>(neuron) >> 6];
+            const uint64_t bit = uint64_t{1} << (static_cast<uint32_t>(neuron) & 63u);
+            members_[size_] = neuron;
+            size_ += (word & bit) == 0;
+            word |= bit;
+        }
+
+    private:
+        friend class NeuronSet;
+        Cursor(uint64_t* bits, int32_t* members, std::size_t size) : bits_(bits), members_(members), size_(size) {}
+        uint64_t* bits_;
+        int32_t* members_;
+        std::size_t size_;
+    };
+    Cursor cursor() { return Cursor(bits_.data(), members_.data(), size_); }
+    void commit(const Cursor& cursor) { size_ = cursor.size_; }  // the members a cursor added
     bool contains(int32_t neuron) const {
         return (bits_[static_cast<std::size_t>(neuron) >> 6] >> (static_cast<uint32_t>(neuron) & 63u)) & 1u;
     }
     void clear() {
-        for (const int32_t neuron : members_) bits_[static_cast<std::size_t>(neuron) >> 6] = 0;
-        members_.clear();
+        for (std::size_t m = 0; m < size_; ++m) bits_[static_cast<std::size_t>(members_[m]) >> 6] = 0;
+        size_ = 0;
     }
-    // Removes the members in [first, last): one pass over the members.
-    void erase_range(int32_t first, int32_t last) {
-        std::size_t kept = 0;
-        for (const int32_t neuron : members_) {
-            if (neuron >= first && neuron < last) {
-                bits_[static_cast<std::size_t>(neuron) >> 6] &= ~(uint64_t{1} << (static_cast<uint32_t>(neuron) & 63u));
-            } else {
-                members_[kept++] = neuron;
-            }
-        }
-        members_.resize(kept);
-    }
-    const std::vector<int32_t>& members() const { return members_; }
+    const int32_t* begin() const { return members_.data(); }
+    const int32_t* end() const { return members_.data() + size_; }
+    std::size_t size() const { return size_; }
 
 private:
     std::vector<uint64_t> bits_;
     std::vector<int32_t> members_;
+    std::size_t size_ = 0;
 };
 
 }  // namespace neuroemu
