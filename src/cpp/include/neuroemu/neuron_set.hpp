@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace neuroemu {
@@ -14,7 +15,9 @@ public:
     // Room for neurons 0..n-1, each a member at most once: adding never allocates.
     void resize(std::size_t n) {
         bits_.assign(n / 64 + 1, 0);
-        members_.assign(n + 1, 0);  // + 1: add() writes one slot beyond the members
+        // Left uninitialised: an engine is made per run_batch call, and its cost must not grow with the
+        // neurons that a sample never reaches. + 1: a cursor writes one slot beyond the members.
+        members_.reset(new int32_t[n + 1]);
         size_ = 0;
     }
     // Adds `neuron`; false if it was already a member.
@@ -46,7 +49,7 @@ public:
         int32_t* members_;
         std::size_t size_;
     };
-    Cursor cursor() { return Cursor(bits_.data(), members_.data(), size_); }
+    Cursor cursor() { return Cursor(bits_.data(), members_.get(), size_); }
     void commit(const Cursor& cursor) { size_ = cursor.size_; }  // the members a cursor added
     bool contains(int32_t neuron) const {
         return (bits_[static_cast<std::size_t>(neuron) >> 6] >> (static_cast<uint32_t>(neuron) & 63u)) & 1u;
@@ -55,13 +58,13 @@ public:
         for (std::size_t m = 0; m < size_; ++m) bits_[static_cast<std::size_t>(members_[m]) >> 6] = 0;
         size_ = 0;
     }
-    const int32_t* begin() const { return members_.data(); }
-    const int32_t* end() const { return members_.data() + size_; }
+    const int32_t* begin() const { return members_.get(); }
+    const int32_t* end() const { return members_.get() + size_; }
     std::size_t size() const { return size_; }
 
 private:
     std::vector<uint64_t> bits_;
-    std::vector<int32_t> members_;
+    std::unique_ptr<int32_t[]> members_;
     std::size_t size_ = 0;
 };
 
