@@ -92,9 +92,9 @@ void run_batch(const Network& network, const RunConfig& config, const BatchInput
     if (input.samples <= 0) return;
     const int64_t frame_size = input.bins * network.n_inputs();
     auto make_worker = [&]() -> SampleWorker {
-        auto engine = std::make_shared<Engine>(network);
-        return [&, engine](int64_t b, const std::atomic<bool>* cancel) {
-            engine->run(config, input.frames.advanced(b * frame_size), input.bins, first_index + static_cast<uint64_t>(b),
+        auto lease = std::make_shared<EngineLease>(network);
+        return [&, lease](int64_t b, const std::atomic<bool>* cancel) {
+            lease->engine().run(config, input.frames.advanced(b * frame_size), input.bins, first_index + static_cast<uint64_t>(b),
                         out.sample(b, input.bins, network.n_neurons(), network.n_populations(), network.n_outputs()),
                         cancel);
         };

@@ -39,6 +39,24 @@ void validate(const RunConfig& config) {
     }
 }
 
+std::unique_ptr<Engine> EnginePool::take(const Network& network) {
+    {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        while (!idle_.empty()) {
+            std::unique_ptr<Engine> engine = std::move(idle_.back());
+            idle_.pop_back();
+            // (an engine made before its network was moved refers to the old object: it is dropped)
+            if (&engine->network() == &network) return engine;
+        }
+    }
+    return std::make_unique<Engine>(network);
+}
+
+void EnginePool::give_back(std::unique_ptr<Engine> engine) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (engine && idle_.size() < kMostIdle) idle_.push_back(std::move(engine));
+}
+
 Engine::Engine(const Network& network) : net_(network) {
     const auto n = static_cast<size_t>(net_.n_neurons());
     v_.assign(n, 0.0);
@@ -47,7 +65,6 @@ Engine::Engine(const Network& network) : net_(network) {
     leaked_to_.assign(n, -1);
     refractory_bin_.assign(n, -1);
     received_.resize(n);
-    received_bytes_.assign(n, 0);
     checked_.resize(n);
     in_above_.assign(n, 0);
 }
@@ -61,8 +78,6 @@ void Engine::reset_sample() {
         std::fill(in_above_.begin(), in_above_.end(), uint8_t{0});
         queue_ = PendingQueue();
         received_.resize(v_.size());
-        std::fill(received_bytes_.begin(), received_bytes_.end(), uint8_t{0});
-        mark_bytes_ = false;
         checked_.resize(v_.size());
         reset_everything_ = false;
     } else {
@@ -145,15 +160,7 @@ void Engine::start_delivery() {
 
 namespace {
 
-// Marks the targets of a layer-synchronous delivery: one byte per neuron, a plain store (a bit would be a
-// read-modify-write, which chains the neighbouring targets of a convolution's row through memory).
-struct MarkBytes {
-    uint8_t* received;
-    void add(int32_t neuron) const { received[static_cast<size_t>(neuron)] = 1; }
-};
-
-// Adds a scattered row's current and marks the targets reached (`Reached`: MarkBytes, or a NeuronSet
-// cursor that lists them for an asynchronous step).
+// Adds a scattered row's current and lists the targets reached (through a NeuronSet cursor).
 template <typename Weight, typename Reached>
 void deliver_scattered(const int32_t* targets, const Weight* weights, int64_t size, double multiplicity,
                        double* current, Reached& reached) {
@@ -198,14 +205,9 @@ void Engine::deliver(const FanOut& fanout, double multiplicity) {
         if (received_ranges_.empty() || received_ranges_.back() != range) received_ranges_.push_back(range);
         return;
     }
-    if (mark_bytes_) {
-        MarkBytes reached{received_bytes_.data()};
-        deliver_scattered_row(fanout, multiplicity, current_.data(), reached);
-    } else {
-        NeuronSet::Cursor reached = received_.cursor();
-        deliver_scattered_row(fanout, multiplicity, current_.data(), reached);
-        received_.commit(reached);
-    }
+    NeuronSet::Cursor reached = received_.cursor();
+    deliver_scattered_row(fanout, multiplicity, current_.data(), reached);
+    received_.commit(reached);
 }
 
 void Engine::deliver_frame(BinContext& ctx) {
@@ -334,8 +336,8 @@ void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
     spike_flagged(first, n_fired, ctx.bin);
 }
 
-// Checks the population [first, last) in one vector pass (kernels::check_masked) where many of its neurons
-// received from scattered rows (a convolution, a sparse projection): cheaper than one check() per neuron
+// Checks the neurons [first, last) of one population in one vector pass (kernels::check_masked) where many of
+// them received from scattered rows (a convolution, a sparse projection): cheaper than one check() per neuron
 // once more than about one neuron in kMaskedCheckRatio received. The neurons that received nothing are
 // checked as check() would check them (above threshold, or biased under bias_rule) and otherwise left alone.
 void Engine::check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_t last) {
@@ -347,7 +349,7 @@ void Engine::check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_
     ctx.updates += kernels::table().check_masked(current_.data() + first, v_.data() + first,
                                                  params.threshold.data() + first, params.bias.data() + first,
                                                  bias_rule, refractory_bin_.data() + first, ctx.bin, n,
-                                                 received_bytes_.data() + first, fired, &n_fired);
+                                                 received_.flags() + first, fired, &n_fired);
     spike_flagged(first, n_fired, ctx.bin);
     received_ranges_.emplace_back(first, last);  // checked: the checks of biased and above-threshold neurons skip it
 }
@@ -376,38 +378,30 @@ void Engine::check_received(BinContext& ctx, bool bias_rule) {
 }
 
 // Checks every neuron of the population [first, last) that received in this bin (layer-synchronous
-// schedule; scattered rows marked received_bytes_). Where many did, one masked vector pass checks them all.
+// schedule). Where many did, one masked vector pass checks them all (over the span they occupy). Nothing reaches the population again
+// in this bin: its members leave the received set, so that the populations after it do not visit them.
 void Engine::check_received_population(BinContext& ctx, int32_t first, int32_t last) {
     const bool overlaps = check_received_ranges(ctx, first, last);
-    uint8_t* received = received_bytes_.data() + first;
-    const int64_t n = last - first;
     int64_t members = 0;
-    for (int64_t k = 0; k < n; ++k) members += received[k];
-    if (members == 0) return;
-    if (!overlaps && members * kMaskedCheckRatio >= n) {
-        check_masked(ctx, true, first, last);  // clears the bytes
-        return;
+    int32_t lowest = last;
+    int32_t highest = first - 1;
+    for (const int32_t neuron : received_) {
+        const bool in = neuron >= first && neuron < last;
+        members += in;
+        lowest = in && neuron < lowest ? neuron : lowest;
+        highest = in && neuron > highest ? neuron : highest;
     }
-    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word scan below reads bytes in memory order");
-    int64_t k = 0;
-    for (; members > 0 && k + 8 <= n; k += 8) {
-        uint64_t word;
-        std::memcpy(&word, received + k, sizeof word);
-        for (; word != 0; word &= word - 1) {  // each set byte holds 1: its lowest bit marks the neuron
-            const int64_t at = k + __builtin_ctzll(word) / 8;
-            received[at] = 0;
-            --members;
-            const auto neuron = static_cast<int32_t>(first + at);
-            if (!in_received_range(neuron)) check(neuron, ctx, true, true);
+    if (members == 0) return;
+    // Density over the span the members occupy, not the whole population: a large population whose
+    // activity is confined to a part of it (or padded with neurons nothing reaches) still gets the pass.
+    if (!overlaps && members * kMaskedCheckRatio >= int64_t{highest} - lowest + 1) {
+        check_masked(ctx, true, lowest, highest + 1);
+    } else {
+        for (const int32_t neuron : received_) {
+            if (neuron >= first && neuron < last && !in_received_range(neuron)) check(neuron, ctx, true, true);
         }
     }
-    for (; members > 0 && k < n; ++k) {
-        if (received[k] == 0) continue;
-        received[k] = 0;
-        --members;
-        const auto neuron = static_cast<int32_t>(first + k);
-        if (!in_received_range(neuron)) check(neuron, ctx, true, true);
-    }
+    received_.erase_range(first, last);
 }
 
 void Engine::refresh_above() {
@@ -519,7 +513,6 @@ void Engine::run_sync_bin(BinContext& ctx) {
     const int32_t n = net_.n_neurons();
     checked_.clear();
     start_delivery();
-    mark_bytes_ = true;
     deliver_frame(ctx);
     bin_spikes_.clear();
     const auto& biased = net_.biased_neurons();
@@ -553,7 +546,6 @@ void Engine::run_sync_bin(BinContext& ctx) {
         }
         if (backward) bin_spikes_.insert(bin_spikes_.end(), step_spikes_.begin(), step_spikes_.end());
     }
-    mark_bytes_ = false;
     if (!above_.empty()) refresh_above();
     previous_bin_spikes_.swap(bin_spikes_);
     ctx.out.forward_steps[ctx.bin] = n_pop;

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <string>
 
+#include "neuroemu/engine.hpp"  // EnginePool, complete for the destructor
 #include "neuroemu/errors.hpp"
 
 namespace neuroemu {
@@ -131,7 +132,10 @@ FanOut FanOutTable::row_range(int64_t source, int32_t first_target, int32_t last
 
 Network::Network(int32_t n_inputs, std::vector<int32_t> population_sizes, NeuronParameters params,
                  const std::vector<Projection>& projections)
-    : n_inputs_(n_inputs), population_sizes_(std::move(population_sizes)), params_(std::move(params)) {
+    : n_inputs_(n_inputs),
+      population_sizes_(std::move(population_sizes)),
+      params_(std::move(params)),
+      engine_pool_(std::make_unique<EnginePool>()) {
     if (n_inputs_ < 1) throw ConfigError("a network needs at least one input channel");
     if (population_sizes_.empty()) throw ConfigError("a network needs at least one population");
     population_offsets_.push_back(0);
@@ -196,5 +200,9 @@ Network::Network(int32_t n_inputs, std::vector<int32_t> population_sizes, Neuron
         if (params_.bias[static_cast<size_t>(i)] != 0.0) biased_neurons_.push_back(i);
     }
 }
+
+Network::~Network() = default;
+Network::Network(Network&&) noexcept = default;
+Network& Network::operator=(Network&&) noexcept = default;
 
 }  // namespace neuroemu

@@ -19,6 +19,7 @@ using neuroemu::BatchCounters;
 using neuroemu::BatchInput;
 using neuroemu::ConfigError;
 using neuroemu::Engine;
+using neuroemu::EngineLease;
 using neuroemu::InputError;
 using neuroemu::Network;
 using neuroemu::NeuronParameters;
@@ -403,6 +404,26 @@ TEST_CASE("invalid run configurations raise ConfigError") {
     config = async(Schedule::Momentum);
     config.max_steps_per_bin = -1;
     CHECK_THROWS_AS(run(net, config, {1.0}), ConfigError);
+}
+
+TEST_CASE("EnginePool: a lease's engine serves the next lease; a moved network gets engines of its own") {
+    std::mt19937 gen(3);
+    Network net = random_feed_forward(gen, 4, {6, 3}, false, true);
+    const Engine* first = nullptr;
+    {
+        EngineLease lease(net);
+        first = &lease.engine();
+        CHECK(&lease.engine().network() == &net);
+    }
+    {
+        EngineLease a(net);
+        EngineLease b(net);  // a second one while the first is out: a new engine
+        CHECK(&a.engine() == first);
+        CHECK(&b.engine() != first);
+    }
+    Network moved(std::move(net));
+    EngineLease lease(moved);
+    CHECK(&lease.engine().network() == &moved);
 }
 
 TEST_CASE("run_batch: identical counters for any thread count and batch split (random schedule)") {

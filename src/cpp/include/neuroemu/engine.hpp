@@ -3,7 +3,10 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "neuroemu/network.hpp"
@@ -18,6 +21,37 @@ namespace neuroemu {
 // the CPU has, unless the environment variable NEUROEMU_KERNELS names another one it has).
 const char* kernel_set();
 
+class Engine;
+
+// The engines of one network that are idle between runs. Making an engine allocates and zeroes about 40
+// bytes per neuron; for a large network that costs more than a small batch's events, and a run's cost must
+// not grow with neurons it never reaches. An engine resets only what its last sample touched (everything
+// after a run that threw), so it can serve any later run of its network.
+class EnginePool {
+public:
+    std::unique_ptr<Engine> take(const Network& network);
+    void give_back(std::unique_ptr<Engine> engine);
+
+private:
+    static constexpr std::size_t kMostIdle = 64;
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<Engine>> idle_;
+};
+
+// An engine of the network's pool for the lifetime of the lease.
+class EngineLease {
+public:
+    explicit EngineLease(const Network& network) : pool_(network.engine_pool()), engine_(pool_.take(network)) {}
+    ~EngineLease() { pool_.give_back(std::move(engine_)); }
+    EngineLease(const EngineLease&) = delete;
+    EngineLease& operator=(const EngineLease&) = delete;
+    Engine& engine() { return *engine_; }
+
+private:
+    EnginePool& pool_;
+    std::unique_ptr<Engine> engine_;
+};
+
 class Engine {
 public:
     explicit Engine(const Network& network);
@@ -27,6 +61,7 @@ public:
     // config.max_steps_per_bin, Cancelled when `cancel` becomes true.
     void run(const RunConfig& config, Frames frames, int64_t bins, uint64_t sample_index, const SampleCounters& out,
              const std::atomic<bool>* cancel = nullptr);
+    const Network& network() const { return net_; }
     void run(const RunConfig& config, const double* frames, int64_t bins, uint64_t sample_index,
              const SampleCounters& out, const std::atomic<bool>* cancel = nullptr) {
         run(config, Frames{frames, InputType::Float64}, bins, sample_index, out, cancel);
@@ -65,7 +100,7 @@ private:
     std::vector<int32_t> leaked_to_;       // the last bin whose leak (and bias) v_ includes; -1 = untouched
     std::vector<int32_t> refractory_bin_;  // the bin in which the neuron last became refractory
     std::vector<uint8_t> in_above_;
-    NeuronSet received_;                   // neurons reached by a scattered fan-out row this asynchronous step
+    NeuronSet received_;                   // neurons reached by a scattered fan-out row (this step; sync: this bin)
     NeuronSet checked_;                    // neurons checked one by one (check()) this step
     std::vector<std::pair<int32_t, int32_t>> received_ranges_;  // [first, last) reached by contiguous rows
     std::vector<int32_t> above_;           // neurons whose potential may sit above threshold
@@ -78,10 +113,6 @@ private:
     std::vector<int32_t> touched_;
     bool reset_everything_ = false;
     std::vector<uint8_t> fired_;           // check_range's output flags
-    // Neurons reached by a scattered row in this bin of the layer-synchronous schedule (mark_bytes_), one
-    // byte each; all zero once a population is checked.
-    std::vector<uint8_t> received_bytes_;
-    bool mark_bytes_ = false;
     // check_masked replaces one check() per received neuron of a population once at least one neuron in this
     // many received. Measured on the benchmark workloads (cnn, sparse-s; sync), ratios 6 and 16 ran as fast
     // as each other; 48 ran up to 1.3x slower.

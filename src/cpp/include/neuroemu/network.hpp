@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace neuroemu {
@@ -68,11 +69,16 @@ private:
     std::vector<int32_t> first_target_;  // per row: its first target if contiguous, else -1
 };
 
+class EnginePool;  // engine.hpp
+
 class Network {
 public:
     // Throws ConfigError on any inconsistency (sizes, indices, non-finite numbers, parameter ranges).
     Network(int32_t n_inputs, std::vector<int32_t> population_sizes, NeuronParameters params,
             const std::vector<Projection>& projections);
+    ~Network();
+    Network(Network&&) noexcept;
+    Network& operator=(Network&&) noexcept;
 
     int32_t n_inputs() const { return n_inputs_; }
     int32_t n_neurons() const { return n_neurons_; }
@@ -89,6 +95,8 @@ public:
     // Whether a projection reaches its own population or an earlier one (recurrent or backward edges).
     bool has_backward_edges() const { return has_backward_edges_; }
     int64_t n_synapses() const { return input_fanout_.n_synapses() + neuron_fanout_.n_synapses(); }
+    // This network's engines, idle between runs (engine.hpp: EngineLease takes one and gives it back).
+    EnginePool& engine_pool() const { return *engine_pool_; }
 
 private:
     int32_t n_inputs_;
@@ -101,6 +109,7 @@ private:
     FanOutTable neuron_fanout_;
     std::vector<int32_t> biased_neurons_;
     bool has_backward_edges_ = false;
+    std::unique_ptr<EnginePool> engine_pool_;
 };
 
 }  // namespace neuroemu

@@ -1,6 +1,7 @@
-// A set of neuron indices, cleared in O(members): one bit per neuron (a million neurons in 128 KiB, so the
-// membership test of a scattered delivery stays in cache, unlike a per-neuron stamp) and the members in
-// insertion order.
+// A set of neuron indices, cleared in O(members): a byte per neuron and the members in insertion order.
+// A byte, not a bit: adding a neuron is then a store of its own byte, where a bit would be a
+// read-modify-write of a word shared with 63 neighbours, which chains the neighbouring targets of a
+// convolution's row through memory. The bytes double as the mask of kernels::check_masked.
 #pragma once
 
 #include <cstddef>
@@ -14,7 +15,7 @@ class NeuronSet {
 public:
     // Room for neurons 0..n-1, each a member at most once: adding never allocates.
     void resize(std::size_t n) {
-        bits_.assign(n / 64 + 1, 0);
+        flags_.assign(n, 0);
         // Left uninitialised: an engine is made per run_batch call, and its cost must not grow with the
         // neurons that a sample never reaches. + 1: a cursor writes one slot beyond the members.
         members_.reset(new int32_t[n + 1]);
@@ -22,10 +23,9 @@ public:
     }
     // Adds `neuron`; false if it was already a member.
     bool insert(int32_t neuron) {
-        uint64_t& word = bits_[static_cast<std::size_t>(neuron) >> 6];
-        const uint64_t bit = uint64_t{1} << (static_cast<uint32_t>(neuron) & 63u);
-        if (word & bit) return false;
-        word |= bit;
+        uint8_t& flag = flags_[static_cast<std::size_t>(neuron)];
+        if (flag) return false;
+        flag = 1;
         members_[size_++] = neuron;
         return true;
     }
@@ -35,35 +35,48 @@ public:
     class Cursor {
     public:
         void add(int32_t neuron) {
-            uint64_t& word = bits_[static_cast<std::size_t>(neuron) >> 6];
-            const uint64_t bit = uint64_t{1} << (static_cast<uint32_t>(neuron) & 63u);
+            uint8_t& flag = flags_[static_cast<std::size_t>(neuron)];
             members_[size_] = neuron;
-            size_ += (word & bit) == 0;
-            word |= bit;
+            size_ += flag == 0;
+            flag = 1;
         }
 
     private:
         friend class NeuronSet;
-        Cursor(uint64_t* bits, int32_t* members, std::size_t size) : bits_(bits), members_(members), size_(size) {}
-        uint64_t* bits_;
+        Cursor(uint8_t* flags, int32_t* members, std::size_t size) : flags_(flags), members_(members), size_(size) {}
+        uint8_t* flags_;
         int32_t* members_;
         std::size_t size_;
     };
-    Cursor cursor() { return Cursor(bits_.data(), members_.get(), size_); }
+    Cursor cursor() { return Cursor(flags_.data(), members_.get(), size_); }
     void commit(const Cursor& cursor) { size_ = cursor.size_; }  // the members a cursor added
-    bool contains(int32_t neuron) const {
-        return (bits_[static_cast<std::size_t>(neuron) >> 6] >> (static_cast<uint32_t>(neuron) & 63u)) & 1u;
-    }
+
+    bool contains(int32_t neuron) const { return flags_[static_cast<std::size_t>(neuron)] != 0; }
     void clear() {
-        for (std::size_t m = 0; m < size_; ++m) bits_[static_cast<std::size_t>(members_[m]) >> 6] = 0;
+        for (std::size_t m = 0; m < size_; ++m) flags_[static_cast<std::size_t>(members_[m])] = 0;
         size_ = 0;
     }
+    // Removes the members in [first, last): one pass over the members.
+    void erase_range(int32_t first, int32_t last) {
+        std::size_t kept = 0;
+        for (std::size_t m = 0; m < size_; ++m) {
+            const int32_t neuron = members_[m];
+            if (neuron >= first && neuron < last) {
+                flags_[static_cast<std::size_t>(neuron)] = 0;
+            } else {
+                members_[kept++] = neuron;
+            }
+        }
+        size_ = kept;
+    }
+    // One byte per neuron, 1 for a member (writable: kernels::check_masked clears the ones it checks).
+    uint8_t* flags() { return flags_.data(); }
     const int32_t* begin() const { return members_.get(); }
     const int32_t* end() const { return members_.get() + size_; }
     std::size_t size() const { return size_; }
 
 private:
-    std::vector<uint64_t> bits_;
+    std::vector<uint8_t> flags_;
     std::unique_ptr<int32_t[]> members_;
     std::size_t size_ = 0;
 };
