@@ -204,8 +204,9 @@ Resident memory of a `Network` built from random fan-out lists (100 synapses per
 measured in a fresh (spawned) interpreter: the Python-side arrays (int64 row pointers, int32 targets,
 float64 weights: 12 bytes per synapse) plus the engine's own copy (int32 target and float64 weight per
 synapse, row pointers per source); "engine copy" subtracts the Python arrays. "Run peak" is the extra
-peak resident memory of one sample (`momentum`, F = 4) per neuron: the engine's per-thread state and the
-temporaries of the input checks (fixed costs dominate the smallest network).
+peak resident memory of one sample (`momentum`, F = 4) per neuron: the engine's per-thread state (which
+the network keeps for its next runs) and the temporaries of the input checks (fixed costs dominate the
+smallest network).
 
 {mc_md}
 

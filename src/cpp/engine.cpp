@@ -65,6 +65,8 @@ Engine::Engine(const Network& network) : net_(network) {
     leaked_to_.assign(n, -1);
     refractory_bin_.assign(n, -1);
     received_.resize(n);
+    received_bytes_.assign(n, 0);
+    marked_span_.assign(static_cast<size_t>(net_.n_populations()), {INT32_MAX, INT32_MIN});
     checked_.resize(n);
     in_above_.assign(n, 0);
 }
@@ -78,6 +80,9 @@ void Engine::reset_sample() {
         std::fill(in_above_.begin(), in_above_.end(), uint8_t{0});
         queue_ = PendingQueue();
         received_.resize(v_.size());
+        std::fill(received_bytes_.begin(), received_bytes_.end(), uint8_t{0});
+        std::fill(marked_span_.begin(), marked_span_.end(), std::pair<int32_t, int32_t>{INT32_MAX, INT32_MIN});
+        mark_bytes_ = false;
         checked_.resize(v_.size());
         reset_everything_ = false;
     } else {
@@ -160,7 +165,15 @@ void Engine::start_delivery() {
 
 namespace {
 
-// Adds a scattered row's current and lists the targets reached (through a NeuronSet cursor).
+// Marks the targets of a layer-synchronous delivery, one byte per neuron: a plain store, cheaper than listing
+// them, since each population scans its marks once per bin anyway (within the span rows reached).
+struct MarkBytes {
+    uint8_t* received;
+    void add(int32_t neuron) const { received[static_cast<size_t>(neuron)] = 1; }
+};
+
+// Adds a scattered row's current and marks the targets reached (MarkBytes, or a NeuronSet cursor that lists
+// them for an asynchronous step).
 template <typename Weight, typename Reached>
 void deliver_scattered(const int32_t* targets, const Weight* weights, int64_t size, double multiplicity,
                        double* current, Reached& reached) {
@@ -205,9 +218,25 @@ void Engine::deliver(const FanOut& fanout, double multiplicity) {
         if (received_ranges_.empty() || received_ranges_.back() != range) received_ranges_.push_back(range);
         return;
     }
+    if (mark_bytes_) {
+        MarkBytes reached{received_bytes_.data()};
+        deliver_scattered_row(fanout, multiplicity, current_.data(), reached);
+        widen_spans(fanout.targets[0], fanout.targets[fanout.size - 1] + 1);
+        return;
+    }
     NeuronSet::Cursor reached = received_.cursor();
     deliver_scattered_row(fanout, multiplicity, current_.data(), reached);
     received_.commit(reached);
+}
+
+// Widens the marked span of every population that [lo, hi) reaches (a row's targets are sorted).
+void Engine::widen_spans(int32_t lo, int32_t hi) {
+    const int32_t last_population = net_.population_of(hi - 1);
+    for (int32_t p = net_.population_of(lo); p <= last_population; ++p) {
+        auto& [span_lo, span_hi] = marked_span_[static_cast<size_t>(p)];
+        span_lo = std::min(span_lo, std::max(lo, net_.population_offset(p)));
+        span_hi = std::max(span_hi, std::min(hi, net_.population_offset(p + 1)));
+    }
 }
 
 void Engine::deliver_frame(BinContext& ctx) {
@@ -340,7 +369,7 @@ void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
 // them received from scattered rows (a convolution, a sparse projection): cheaper than one check() per neuron
 // once more than about one neuron in kMaskedCheckRatio received. The neurons that received nothing are
 // checked as check() would check them (above threshold, or biased under bias_rule) and otherwise left alone.
-void Engine::check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_t last) {
+void Engine::check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_t last, uint8_t* received) {
     const int64_t n = last - first;
     catch_up_range(first, last, ctx.bin);
     uint8_t* fired = fired_flags(n);
@@ -349,7 +378,7 @@ void Engine::check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_
     ctx.updates += kernels::table().check_masked(current_.data() + first, v_.data() + first,
                                                  params.threshold.data() + first, params.bias.data() + first,
                                                  bias_rule, refractory_bin_.data() + first, ctx.bin, n,
-                                                 received_.flags() + first, fired, &n_fired);
+                                                 received, fired, &n_fired);
     spike_flagged(first, n_fired, ctx.bin);
     received_ranges_.emplace_back(first, last);  // checked: the checks of biased and above-threshold neurons skip it
 }
@@ -377,31 +406,44 @@ void Engine::check_received(BinContext& ctx, bool bias_rule) {
     }
 }
 
-// Checks every neuron of the population [first, last) that received in this bin (layer-synchronous
-// schedule). Where many did, one masked vector pass checks them all (over the span they occupy). Nothing reaches the population again
-// in this bin: its members leave the received set, so that the populations after it do not visit them.
-void Engine::check_received_population(BinContext& ctx, int32_t first, int32_t last) {
+// Checks every neuron of population p that received in this bin (layer-synchronous schedule): the marks
+// within the span scattered rows reached, in one masked vector pass where many are set, else one by one.
+void Engine::check_received_population(BinContext& ctx, int32_t p) {
+    const int32_t first = net_.population_offset(p);
+    const int32_t last = net_.population_offset(p + 1);
     const bool overlaps = check_received_ranges(ctx, first, last);
+    auto& span = marked_span_[static_cast<size_t>(p)];
+    const auto [lo, hi] = span;
+    span = {INT32_MAX, INT32_MIN};
+    if (lo >= hi) return;
+    uint8_t* received = received_bytes_.data() + lo;
+    const int64_t n = int64_t{hi} - lo;
     int64_t members = 0;
-    int32_t lowest = last;
-    int32_t highest = first - 1;
-    for (const int32_t neuron : received_) {
-        const bool in = neuron >= first && neuron < last;
-        members += in;
-        lowest = in && neuron < lowest ? neuron : lowest;
-        highest = in && neuron > highest ? neuron : highest;
+    for (int64_t k = 0; k < n; ++k) members += received[k];
+    if (!overlaps && members * kMaskedCheckRatio >= n) {
+        check_masked(ctx, true, lo, hi, received);  // clears the marks
+        return;
     }
-    if (members == 0) return;
-    // Density over the span the members occupy, not the whole population: a large population whose
-    // activity is confined to a part of it (or padded with neurons nothing reaches) still gets the pass.
-    if (!overlaps && members * kMaskedCheckRatio >= int64_t{highest} - lowest + 1) {
-        check_masked(ctx, true, lowest, highest + 1);
-    } else {
-        for (const int32_t neuron : received_) {
-            if (neuron >= first && neuron < last && !in_received_range(neuron)) check(neuron, ctx, true, true);
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word scan below reads bytes in memory order");
+    int64_t k = 0;
+    for (; members > 0 && k + 8 <= n; k += 8) {
+        uint64_t word;
+        std::memcpy(&word, received + k, sizeof word);
+        for (; word != 0; word &= word - 1) {  // each set byte holds 1: its lowest bit marks the neuron
+            const int64_t at = k + __builtin_ctzll(word) / 8;
+            received[at] = 0;
+            --members;
+            const auto neuron = static_cast<int32_t>(lo + at);
+            if (!in_received_range(neuron)) check(neuron, ctx, true, true);
         }
     }
-    received_.erase_range(first, last);
+    for (; members > 0 && k < n; ++k) {
+        if (received[k] == 0) continue;
+        received[k] = 0;
+        --members;
+        const auto neuron = static_cast<int32_t>(lo + k);
+        if (!in_received_range(neuron)) check(neuron, ctx, true, true);
+    }
 }
 
 void Engine::refresh_above() {
@@ -513,6 +555,7 @@ void Engine::run_sync_bin(BinContext& ctx) {
     const int32_t n = net_.n_neurons();
     checked_.clear();
     start_delivery();
+    mark_bytes_ = true;
     deliver_frame(ctx);
     bin_spikes_.clear();
     const auto& biased = net_.biased_neurons();
@@ -530,7 +573,7 @@ void Engine::run_sync_bin(BinContext& ctx) {
             deliver(part, 1.0);
         }
         step_spikes_.clear();
-        check_received_population(ctx, first, last);
+        check_received_population(ctx, p);
         for (; biased_at != biased.end() && *biased_at < last; ++biased_at) {
             if (!in_received_range(*biased_at)) check(*biased_at, ctx, false, true);
         }
@@ -546,6 +589,7 @@ void Engine::run_sync_bin(BinContext& ctx) {
         }
         if (backward) bin_spikes_.insert(bin_spikes_.end(), step_spikes_.begin(), step_spikes_.end());
     }
+    mark_bytes_ = false;
     if (!above_.empty()) refresh_above();
     previous_bin_spikes_.swap(bin_spikes_);
     ctx.out.forward_steps[ctx.bin] = n_pop;

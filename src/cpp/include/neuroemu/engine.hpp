@@ -81,12 +81,13 @@ private:
     uint8_t* fired_flags(int64_t n);
     void spike_flagged(int32_t first, int64_t n_fired, int32_t bin);
     void check_range(BinContext& ctx, int32_t first, int32_t last);
-    void check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_t last);
+    void check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_t last, uint8_t* received);
+    void widen_spans(int32_t lo, int32_t hi);
     void check(int32_t neuron, BinContext& ctx, bool received, bool bias_rule);
     void spike(int32_t neuron, double u, int32_t bin);
     bool check_received_ranges(BinContext& ctx, int32_t first, int32_t last);
     void check_received(BinContext& ctx, bool bias_rule);
-    void check_received_population(BinContext& ctx, int32_t first, int32_t last);
+    void check_received_population(BinContext& ctx, int32_t p);
     void record_step(BinContext& ctx, int64_t step);
     void run_async_bin(BinContext& ctx, Xoshiro256& rng);
     void run_sync_bin(BinContext& ctx);
@@ -100,7 +101,12 @@ private:
     std::vector<int32_t> leaked_to_;       // the last bin whose leak (and bias) v_ includes; -1 = untouched
     std::vector<int32_t> refractory_bin_;  // the bin in which the neuron last became refractory
     std::vector<uint8_t> in_above_;
-    NeuronSet received_;                   // neurons reached by a scattered fan-out row (this step; sync: this bin)
+    NeuronSet received_;                   // neurons reached by a scattered fan-out row in this asynchronous step
+    // The layer-synchronous schedule marks them instead (mark_bytes_): a byte per neuron, all zero once its
+    // population is checked, and per population the span [first, last) of neurons its rows reached.
+    std::vector<uint8_t> received_bytes_;
+    std::vector<std::pair<int32_t, int32_t>> marked_span_;
+    bool mark_bytes_ = false;
     NeuronSet checked_;                    // neurons checked one by one (check()) this step
     std::vector<std::pair<int32_t, int32_t>> received_ranges_;  // [first, last) reached by contiguous rows
     std::vector<int32_t> above_;           // neurons whose potential may sit above threshold

@@ -1,7 +1,7 @@
 // A set of neuron indices, cleared in O(members): a byte per neuron and the members in insertion order.
 // A byte, not a bit: adding a neuron is then a store of its own byte, where a bit would be a
 // read-modify-write of a word shared with 63 neighbours, which chains the neighbouring targets of a
-// convolution's row through memory. The bytes double as the mask of kernels::check_masked.
+// convolution's row through memory.
 #pragma once
 
 #include <cstddef>
@@ -56,21 +56,6 @@ public:
         for (std::size_t m = 0; m < size_; ++m) flags_[static_cast<std::size_t>(members_[m])] = 0;
         size_ = 0;
     }
-    // Removes the members in [first, last): one pass over the members.
-    void erase_range(int32_t first, int32_t last) {
-        std::size_t kept = 0;
-        for (std::size_t m = 0; m < size_; ++m) {
-            const int32_t neuron = members_[m];
-            if (neuron >= first && neuron < last) {
-                flags_[static_cast<std::size_t>(neuron)] = 0;
-            } else {
-                members_[kept++] = neuron;
-            }
-        }
-        size_ = kept;
-    }
-    // One byte per neuron, 1 for a member (writable: kernels::check_masked clears the ones it checks).
-    uint8_t* flags() { return flags_.data(); }
     const int32_t* begin() const { return members_.get(); }
     const int32_t* end() const { return members_.get() + size_; }
     std::size_t size() const { return size_; }
