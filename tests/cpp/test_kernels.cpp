@@ -64,42 +64,65 @@ TEST_CASE("add_scaled and add_scaled_f32 equal the scalar loop bit for bit, for 
     }
 }
 
+// Random state of n neurons for the check kernels; the checks run in bin 2 (refractory bins 0..3).
+struct CheckState {
+    std::vector<double> current, v, threshold;
+    std::vector<int32_t> refractory;
+
+    CheckState(std::mt19937& gen, std::size_t n) : current(n), v(n), threshold(n), refractory(n) {
+        std::normal_distribution<double> normal;
+        std::uniform_int_distribution<int32_t> bin_of(0, 3);
+        for (std::size_t k = 0; k < n; ++k) {
+            current[k] = normal(gen);
+            v[k] = k % 11 == 3 ? -0.0 : normal(gen);
+            threshold[k] = 0.5 + std::abs(normal(gen));
+            refractory[k] = bin_of(gen);
+        }
+    }
+
+};
+
+// What the scalar rule gives for a CheckState, filled in neuron by neuron by the test.
+struct Outcome {
+    std::vector<double> v;
+    std::vector<uint8_t> fired;
+    int64_t updates = 0;
+    int64_t fires = 0;
+
+    explicit Outcome(const CheckState& s) : v(s.v), fired(s.v.size(), 0) {}
+    void update(std::size_t k, double u, double threshold, bool keep_u) {
+        ++updates;
+        fired[k] = u > threshold;
+        fires += fired[k];
+        if (keep_u) v[k] = u;
+    }
+    // A kernel's result (its state afterwards in `s`) against this; the current is consumed in every case.
+    void require(const CheckState& s, int64_t got_updates, int64_t got_fires, const std::vector<uint8_t>& got_fired) const {
+        CHECK(got_updates == updates);
+        CHECK(got_fires == fires);
+        CHECK(same_bits(s.v, v));
+        CHECK(got_fired == fired);
+        CHECK(same_bits(s.current, std::vector<double>(s.current.size(), 0.0)));
+    }
+};
+
 TEST_CASE("check_range: updates, spikes and consumed current as the scalar rule says") {
     std::mt19937 gen(5);
-    std::normal_distribution<double> normal;
-    std::uniform_int_distribution<int32_t> bin_of(0, 3);
     for (const Table* t : tables()) {
         CAPTURE(t->name);
         for (int64_t n = 0; n < 80; n += 7) {
             const auto size = static_cast<size_t>(n);
-            std::vector<double> current(size), v(size), threshold(size);
-            std::vector<int32_t> refractory(size);
-            for (size_t k = 0; k < size; ++k) {
-                current[k] = normal(gen);
-                v[k] = normal(gen);
-                threshold[k] = 0.5 + std::abs(normal(gen));
-                refractory[k] = bin_of(gen);
-            }
+            CheckState s(gen, size);
             const int32_t bin = 2;
-            std::vector<double> expected_v = v;
-            std::vector<uint8_t> expected_fired(size, 0);
-            int64_t expected_updates = 0, expected_fires = 0;
+            Outcome expected(s);
             for (size_t k = 0; k < size; ++k) {
-                if (refractory[k] == bin) continue;
-                ++expected_updates;
-                expected_v[k] = v[k] + current[k];
-                expected_fired[k] = expected_v[k] > threshold[k];
-                expected_fires += expected_fired[k];
+                if (s.refractory[k] != bin) expected.update(k, s.v[k] + s.current[k], s.threshold[k], true);
             }
             std::vector<uint8_t> fired(size, 7);
             int64_t fires = -1;
-            const int64_t updates = t->check_range(current.data(), v.data(), threshold.data(), refractory.data(), bin,
-                                                   n, fired.data(), &fires);
-            CHECK(updates == expected_updates);
-            CHECK(fires == expected_fires);
-            CHECK(same_bits(v, expected_v));
-            CHECK(fired == expected_fired);
-            CHECK(same_bits(current, std::vector<double>(size, 0.0)));
+            const int64_t updates = t->check_range(s.current.data(), s.v.data(), s.threshold.data(),
+                                                   s.refractory.data(), bin, n, fired.data(), &fires);
+            expected.require(s, updates, fires, fired);
         }
     }
 }
@@ -107,48 +130,35 @@ TEST_CASE("check_range: updates, spikes and consumed current as the scalar rule 
 TEST_CASE("check_masked: as one scalar check per neuron, received or not") {
     std::mt19937 gen(6);
     std::normal_distribution<double> normal;
-    std::uniform_int_distribution<int32_t> bin_of(0, 3);
     std::bernoulli_distribution coin(0.4);
     for (const Table* t : tables()) {
         CAPTURE(t->name);
         for (const bool bias_rule : {false, true}) {
             for (int64_t n = 0; n < 80; n += 7) {
                 const auto size = static_cast<size_t>(n);
-                std::vector<double> current(size, 0.0), v(size), threshold(size), bias(size, 0.0);
-                std::vector<int32_t> refractory(size);
+                CheckState s(gen, size);
+                std::vector<double> bias(size, 0.0);
                 std::vector<uint8_t> received(size, 0);
                 for (size_t k = 0; k < size; ++k) {
                     received[k] = coin(gen);
-                    if (received[k]) current[k] = normal(gen);
-                    v[k] = k % 11 == 3 ? -0.0 : normal(gen);
-                    threshold[k] = 0.5 + std::abs(normal(gen));
+                    if (!received[k]) s.current[k] = 0.0;  // what the engine holds for a neuron not reached
                     if (coin(gen)) bias[k] = normal(gen);
-                    refractory[k] = bin_of(gen);
                 }
                 const int32_t bin = 2;
-                // the rule of Engine::check, neuron by neuron
-                std::vector<double> expected_v = v;
-                std::vector<uint8_t> expected_fired(size, 0);
-                int64_t expected_updates = 0, expected_fires = 0;
+                Outcome expected(s);  // the rule of Engine::check, neuron by neuron
                 for (size_t k = 0; k < size; ++k) {
-                    if (refractory[k] == bin) continue;
-                    if (!received[k] && !(bias_rule && bias[k] != 0.0) && !(v[k] > threshold[k])) continue;
-                    ++expected_updates;
-                    const double u = received[k] ? v[k] + current[k] : v[k];
-                    expected_fired[k] = u > threshold[k];
-                    expected_fires += expected_fired[k];
-                    if (received[k]) expected_v[k] = u;
+                    if (s.refractory[k] == bin) continue;
+                    if (!received[k] && !(bias_rule && bias[k] != 0.0) && !(s.v[k] > s.threshold[k])) continue;
+                    const double u = received[k] ? s.v[k] + s.current[k] : s.v[k];
+                    expected.update(k, u, s.threshold[k], received[k]);
                 }
                 std::vector<uint8_t> fired(size, 7);
                 int64_t fires = -1;
                 const int64_t updates =
-                    t->check_masked(current.data(), v.data(), threshold.data(), bias.data(), bias_rule,
-                                    refractory.data(), bin, n, received.data(), fired.data(), &fires);
-                CHECK(updates == expected_updates);
-                CHECK(fires == expected_fires);
-                CHECK(same_bits(v, expected_v));  // the unreceived keep their v, -0.0 included
-                CHECK(fired == expected_fired);
-                CHECK(same_bits(current, std::vector<double>(size, 0.0)));
+                    t->check_masked(s.current.data(), s.v.data(), s.threshold.data(), bias.data(), bias_rule,
+                                    s.refractory.data(), bin, n, received.data(), fired.data(), &fires);
+                // (the unreceived keep their v, -0.0 included)
+                expected.require(s, updates, fires, fired);
                 CHECK(received == std::vector<uint8_t>(size, 0));
             }
         }
