@@ -329,26 +329,43 @@ void Engine::catch_up_range(int32_t first, int32_t last, int32_t bin) {
     }
 }
 
-// The flags a vector check writes for n neurons, with 8 zero bytes beyond them so that spike_flagged can
-// scan them a word at a time.
+namespace {
+
+// Calls visit(k), in ascending k, for the first `count` of bytes[0..n) that are set (each set byte holds 1),
+// reading them a word at a time: the flags of a vector check and the marks of a population are sparse.
+template <typename Visit>
+void for_each_set_byte(const uint8_t* bytes, int64_t n, int64_t count, Visit visit) {
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word scan below reads bytes in memory order");
+    int64_t k = 0;
+    for (; count > 0 && k + 8 <= n; k += 8) {
+        uint64_t word;
+        std::memcpy(&word, bytes + k, sizeof word);
+        for (; word != 0; word &= word - 1) {  // the lowest bit of each set byte marks its index
+            visit(k + __builtin_ctzll(word) / 8);
+            --count;
+        }
+    }
+    for (; count > 0 && k < n; ++k) {
+        if (bytes[k] == 0) continue;
+        visit(k);
+        --count;
+    }
+}
+
+}  // namespace
+
+// The flags a vector check writes for n neurons.
 uint8_t* Engine::fired_flags(int64_t n) {
-    if (fired_.size() < static_cast<size_t>(n) + 8) fired_.resize(static_cast<size_t>(n) + 8);
-    std::memset(fired_.data() + n, 0, 8);
+    if (fired_.size() < static_cast<size_t>(n)) fired_.resize(static_cast<size_t>(n));
     return fired_.data();
 }
 
-// Handles the spikes of the neurons first + k whose fired_[k] a vector check set (ascending order).
-void Engine::spike_flagged(int32_t first, int64_t n_fired, int32_t bin) {
-    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word scan below reads bytes in memory order");
-    for (int64_t word_at = 0; n_fired > 0; word_at += 8) {
-        uint64_t word;
-        std::memcpy(&word, fired_.data() + word_at, sizeof word);
-        for (; word != 0; word &= word - 1) {  // each set byte holds 1: its lowest bit marks the neuron
-            const auto neuron = static_cast<int32_t>(first + word_at + __builtin_ctzll(word) / 8);
-            spike(neuron, v_[static_cast<size_t>(neuron)], bin);  // the check left u in v_
-            --n_fired;
-        }
-    }
+// Handles the spikes of the neurons first + k whose fired_[k] a vector check of n neurons set.
+void Engine::spike_flagged(int32_t first, int64_t n, int64_t n_fired, int32_t bin) {
+    for_each_set_byte(fired_.data(), n, n_fired, [&](int64_t k) {
+        const auto neuron = static_cast<int32_t>(first + k);
+        spike(neuron, v_[static_cast<size_t>(neuron)], bin);  // the check left u in v_
+    });
 }
 
 // Checks the neurons [first, last), all of which received current from a contiguous row: the common case
@@ -362,7 +379,7 @@ void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
     ctx.updates += kernels::table().check_range(current_.data() + first, v_.data() + first,
                                                 net_.params().threshold.data() + first,
                                                 refractory_bin_.data() + first, ctx.bin, n, fired, &n_fired);
-    spike_flagged(first, n_fired, ctx.bin);
+    spike_flagged(first, n, n_fired, ctx.bin);
 }
 
 // Checks the neurons [first, last) of one population in one vector pass (kernels::check_masked) where many of
@@ -379,7 +396,7 @@ void Engine::check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_
                                                  params.threshold.data() + first, params.bias.data() + first,
                                                  bias_rule, refractory_bin_.data() + first, ctx.bin, n,
                                                  received, fired, &n_fired);
-    spike_flagged(first, n_fired, ctx.bin);
+    spike_flagged(first, n, n_fired, ctx.bin);
     received_ranges_.emplace_back(first, last);  // checked: the checks of biased and above-threshold neurons skip it
 }
 
@@ -424,26 +441,11 @@ void Engine::check_received_population(BinContext& ctx, int32_t p) {
         check_masked(ctx, true, lo, hi, received);  // clears the marks
         return;
     }
-    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word scan below reads bytes in memory order");
-    int64_t k = 0;
-    for (; members > 0 && k + 8 <= n; k += 8) {
-        uint64_t word;
-        std::memcpy(&word, received + k, sizeof word);
-        for (; word != 0; word &= word - 1) {  // each set byte holds 1: its lowest bit marks the neuron
-            const int64_t at = k + __builtin_ctzll(word) / 8;
-            received[at] = 0;
-            --members;
-            const auto neuron = static_cast<int32_t>(lo + at);
-            if (!in_received_range(neuron)) check(neuron, ctx, true, true);
-        }
-    }
-    for (; members > 0 && k < n; ++k) {
-        if (received[k] == 0) continue;
+    for_each_set_byte(received, n, members, [&](int64_t k) {
         received[k] = 0;
-        --members;
         const auto neuron = static_cast<int32_t>(lo + k);
-        if (!in_received_range(neuron)) check(neuron, ctx, true, true);
-    }
+        if (!(overlaps && in_received_range(neuron))) check(neuron, ctx, true, true);
+    });
 }
 
 void Engine::refresh_above() {

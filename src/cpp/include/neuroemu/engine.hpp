@@ -79,7 +79,7 @@ private:
     bool in_received_range(int32_t neuron) const;
     void catch_up_range(int32_t first, int32_t last, int32_t bin);
     uint8_t* fired_flags(int64_t n);
-    void spike_flagged(int32_t first, int64_t n_fired, int32_t bin);
+    void spike_flagged(int32_t first, int64_t n, int64_t n_fired, int32_t bin);
     void check_range(BinContext& ctx, int32_t first, int32_t last);
     void check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_t last, uint8_t* received);
     void widen_spans(int32_t lo, int32_t hi);

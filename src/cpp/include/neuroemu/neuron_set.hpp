@@ -51,14 +51,12 @@ public:
     Cursor cursor() { return Cursor(flags_.data(), members_.get(), size_); }
     void commit(const Cursor& cursor) { size_ = cursor.size_; }  // the members a cursor added
 
-    bool contains(int32_t neuron) const { return flags_[static_cast<std::size_t>(neuron)] != 0; }
     void clear() {
         for (std::size_t m = 0; m < size_; ++m) flags_[static_cast<std::size_t>(members_[m])] = 0;
         size_ = 0;
     }
     const int32_t* begin() const { return members_.get(); }
     const int32_t* end() const { return members_.get() + size_; }
-    std::size_t size() const { return size_; }
 
 private:
     std::vector<uint8_t> flags_;
