@@ -29,9 +29,52 @@ void PendingQueue::push(int32_t entry, double multiplicity, double key) {
     const bool ranks_by_heap = schedule_ == Schedule::Momentum || schedule_ == Schedule::Fifo;
     // fifo keeps the age of an entry that is already queued; momentum re-ranks by the latest potential.
     if (ranks_by_heap && (!was_queued || schedule_ == Schedule::Momentum)) {
-        heap_.push_back({key, entry, ++version_[e]});
-        std::push_heap(heap_.begin(), heap_.end(), RanksLower{});
+        heap_push({key, entry, ++version_[e]});
     }
+}
+
+void PendingQueue::heap_push(const HeapItem& item) {
+    size_t hole = heap_.size();
+    heap_.push_back(item);
+    while (hole > 0) {
+        const size_t parent = (hole - 1) / 2;
+        if (!ranks_lower(heap_[parent], item)) break;
+        heap_[hole] = heap_[parent];
+        hole = parent;
+    }
+    heap_[hole] = item;
+}
+
+// Removes and returns the top item. The hole left at the top walks down to a leaf, the higher child moving
+// up at each level (chosen without a branch: which child ranks higher is a coin toss, and mispredicted
+// branches made std::pop_heap a fifth of the momentum schedule's time); the last item then fills the hole
+// and rises to its place, usually no more than a level or two.
+PendingQueue::HeapItem PendingQueue::heap_pop() {
+    const HeapItem top = heap_.front();
+    const HeapItem last = heap_.back();
+    heap_.pop_back();
+    const size_t n = heap_.size();
+    if (n == 0) return top;
+    HeapItem* heap = heap_.data();
+    size_t hole = 0;
+    size_t child = 1;
+    for (; child + 1 < n; child = 2 * hole + 1) {
+        child += static_cast<size_t>(ranks_lower(heap[child], heap[child + 1]));
+        heap[hole] = heap[child];
+        hole = child;
+    }
+    if (child < n) {
+        heap[hole] = heap[child];
+        hole = child;
+    }
+    while (hole > 0) {
+        const size_t parent = (hole - 1) / 2;
+        if (!ranks_lower(heap[parent], last)) break;
+        heap[hole] = heap[parent];
+        hole = parent;
+    }
+    heap[hole] = last;
+    return top;
 }
 
 void PendingQueue::remove_at(size_t position) {
@@ -70,9 +113,7 @@ void PendingQueue::emit(int64_t group_size, Xoshiro256& rng, std::vector<Emissio
         }
     } else {
         while (static_cast<int64_t>(group.size()) < group_size) {
-            std::pop_heap(heap_.begin(), heap_.end(), RanksLower{});
-            const HeapItem top = heap_.back();
-            heap_.pop_back();
+            const HeapItem top = heap_pop();
             const auto e = static_cast<size_t>(top.entry);
             if (position_[e] < 0 || version_[e] != top.version) continue;  // stale
             take(top.entry, group);

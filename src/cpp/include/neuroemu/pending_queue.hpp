@@ -41,12 +41,12 @@ private:
         int32_t entry;
         uint32_t version;
     };
-    // A function object, not a function pointer, so that the heap algorithms inline the comparison.
-    struct RanksLower {
-        bool operator()(const HeapItem& a, const HeapItem& b) const {
-            return a.key < b.key || (a.key == b.key && a.entry > b.entry);
-        }
-    };
+    // Bitwise, not short-circuit, operators: the result feeds a conditional move, not a branch.
+    static bool ranks_lower(const HeapItem& a, const HeapItem& b) {
+        return (a.key < b.key) | ((a.key == b.key) & (a.entry > b.entry));
+    }
+    void heap_push(const HeapItem& item);
+    HeapItem heap_pop();
     void remove_at(std::size_t position);
     void take(int32_t entry, std::vector<Emission>& group);
 
@@ -55,7 +55,7 @@ private:
     std::vector<int32_t> position_;   // index into queued_, -1 when not queued
     std::vector<uint32_t> version_;   // invalidates stale heap items (momentum re-ranks on a new spike)
     std::vector<int32_t> queued_;
-    std::vector<HeapItem> heap_;
+    std::vector<HeapItem> heap_;  // a binary max-heap by rank: the highest-ranked item first
 };
 
 }  // namespace neuroemu
