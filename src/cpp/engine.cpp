@@ -57,7 +57,7 @@ void EnginePool::give_back(std::unique_ptr<Engine> engine) {
     if (engine && idle_.size() < kMostIdle) idle_.push_back(std::move(engine));
 }
 
-Engine::Engine(const Network& network) : net_(network) {
+Engine::Engine(const Network& network) : net_(network), kernels_(kernels::table()) {
     const auto n = static_cast<size_t>(net_.n_neurons());
     v_.assign(n, 0.0);
     current_.assign(n, 0.0);
@@ -202,20 +202,60 @@ void deliver_scattered_row(const FanOut& fanout, double multiplicity, double* cu
 
 }  // namespace
 
+inline void Engine::note_received_range(const FanOut& fanout) {
+    const std::pair<int32_t, int32_t> range{fanout.first, static_cast<int32_t>(fanout.first + fanout.size)};
+    if (received_ranges_.empty() || received_ranges_.back() != range) received_ranges_.push_back(range);
+}
+
+// Delivers rows 0..count-1 in order; row_at(i) gives {fan-out row, multiplicity, events per synapse}. A run of
+// consecutive dense float rows onto the same targets (an input frame into a dense layer, a layer's spikes
+// into the next) goes through one tiled kernel call, which sums each target in the same order.
+template <typename RowAt>
+void Engine::deliver_rows(int64_t count, BinContext& ctx, RowAt row_at) {
+    for (int64_t i = 0; i < count;) {
+        const RowDelivery first = row_at(i);
+        const FanOut& row = first.row;
+        ctx.synops += first.events * row.size;
+        int64_t j = i + 1;
+        if (row.contiguous() && row.size > 0 && row.weights32 != nullptr) {
+            batch_rows_.clear();
+            batch_multiplicities_.clear();
+            for (; j < count; ++j) {
+                const RowDelivery next = row_at(j);
+                if (next.row.first != row.first || next.row.size != row.size || next.row.weights32 == nullptr) break;
+                if (batch_rows_.empty()) {
+                    batch_rows_.push_back(row.weights32);
+                    batch_multiplicities_.push_back(first.multiplicity);
+                }
+                batch_rows_.push_back(next.row.weights32);
+                batch_multiplicities_.push_back(next.multiplicity);
+                ctx.synops += next.events * next.row.size;
+            }
+            if (!batch_rows_.empty()) {
+                kernels_.add_rows_f32(current_.data() + row.first, batch_rows_.data(), batch_multiplicities_.data(),
+                                      static_cast<int64_t>(batch_rows_.size()), row.size);
+                note_received_range(row);
+                i = j;
+                continue;
+            }
+        }
+        deliver(row, first.multiplicity);
+        i = j;
+    }
+}
+
 void Engine::deliver(const FanOut& fanout, double multiplicity) {
     if (fanout.size == 0) return;
     if (fanout.contiguous()) {
         // A dense row: one vector pass. Each target still sums in ascending source order, since sources
         // are delivered in ascending order and current_ starts from 0.0.
-        const kernels::Table& k = kernels::table();
         double* current = current_.data() + fanout.first;
         if (fanout.weights32) {
-            k.add_scaled_f32(current, fanout.weights32, multiplicity, fanout.size);
+            kernels_.add_scaled_f32(current, fanout.weights32, multiplicity, fanout.size);
         } else {
-            k.add_scaled(current, fanout.weights, multiplicity, fanout.size);
+            kernels_.add_scaled(current, fanout.weights, multiplicity, fanout.size);
         }
-        const std::pair<int32_t, int32_t> range{fanout.first, static_cast<int32_t>(fanout.first + fanout.size)};
-        if (received_ranges_.empty() || received_ranges_.back() != range) received_ranges_.push_back(range);
+        note_received_range(fanout);
         return;
     }
     if (mark_bytes_) {
@@ -242,12 +282,11 @@ void Engine::widen_spans(int32_t lo, int32_t hi) {
 void Engine::deliver_frame(BinContext& ctx) {
     const auto begin = static_cast<size_t>(input_offsets_[static_cast<size_t>(ctx.bin)]);
     const auto end = static_cast<size_t>(input_offsets_[static_cast<size_t>(ctx.bin) + 1]);
-    for (size_t e = begin; e < end; ++e) {
-        const double x = input_values_[e];
-        const FanOut row = net_.input_fanout().row(input_channels_[e]);
-        ctx.synops += input_events(x) * row.size;
-        deliver(row, x);
-    }
+    const int32_t* channels = input_channels_.data() + begin;
+    const double* values = input_values_.data() + begin;
+    deliver_rows(static_cast<int64_t>(end - begin), ctx, [&](int64_t e) {
+        return RowDelivery{net_.input_fanout().row(channels[e]), values[e], input_events(values[e])};
+    });
 }
 
 inline void Engine::check(int32_t neuron, BinContext& ctx, bool received, bool bias_rule) {
@@ -376,7 +415,7 @@ void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
     const int64_t n = last - first;
     uint8_t* fired = fired_flags(n);
     int64_t n_fired = 0;
-    ctx.updates += kernels::table().check_range(current_.data() + first, v_.data() + first,
+    ctx.updates += kernels_.check_range(current_.data() + first, v_.data() + first,
                                                 net_.params().threshold.data() + first,
                                                 refractory_bin_.data() + first, ctx.bin, n, fired, &n_fired);
     spike_flagged(first, n, n_fired, ctx.bin);
@@ -392,7 +431,7 @@ void Engine::check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_
     uint8_t* fired = fired_flags(n);
     int64_t n_fired = 0;
     const NeuronParameters& params = net_.params();
-    ctx.updates += kernels::table().check_masked(current_.data() + first, v_.data() + first,
+    ctx.updates += kernels_.check_masked(current_.data() + first, v_.data() + first,
                                                  params.threshold.data() + first, params.bias.data() + first,
                                                  bias_rule, refractory_bin_.data() + first, ctx.bin, n,
                                                  received, fired, &n_fired);
@@ -538,17 +577,14 @@ void Engine::run_async_bin(BinContext& ctx, Xoshiro256& rng) {
             for (const Emission& e : group_) ctx.out.emissions->push_back({bin, static_cast<int32_t>(step), e.entry, e.multiplicity});
         }
         start_delivery();
-        for (const Emission& e : group_) {
+        deliver_rows(static_cast<int64_t>(group_.size()), ctx, [&](int64_t g) {
+            const Emission& e = group_[static_cast<size_t>(g)];
             if (e.entry < n_inputs) {
-                const FanOut row = net_.input_fanout().row(e.entry);
-                ctx.synops += input_events(e.multiplicity) * row.size;
-                deliver(row, e.multiplicity);
-            } else {
-                const FanOut row = net_.neuron_fanout().row(e.entry - n_inputs);
-                ctx.synops += static_cast<int64_t>(e.multiplicity) * row.size;
-                deliver(row, e.multiplicity);
+                return RowDelivery{net_.input_fanout().row(e.entry), e.multiplicity, input_events(e.multiplicity)};
             }
-        }
+            return RowDelivery{net_.neuron_fanout().row(e.entry - n_inputs), e.multiplicity,
+                               static_cast<int64_t>(e.multiplicity)};
+        });
     }
 }
 
@@ -583,12 +619,11 @@ void Engine::run_sync_bin(BinContext& ctx) {
             if (above_[a] >= first && above_[a] < last && !in_received_range(above_[a])) check(above_[a], ctx, false, true);
         }
         record_step(ctx, p);
-        for (const int32_t source : step_spikes_) {
-            const FanOut part = backward ? net_.neuron_fanout().row_range(source, last, n)
-                                         : net_.neuron_fanout().row(source);
-            ctx.synops += part.size;
-            deliver(part, 1.0);
-        }
+        deliver_rows(static_cast<int64_t>(step_spikes_.size()), ctx, [&](int64_t s) {
+            const int32_t source = step_spikes_[static_cast<size_t>(s)];
+            return RowDelivery{backward ? net_.neuron_fanout().row_range(source, last, n) : net_.neuron_fanout().row(source),
+                               1.0, 1};
+        });
         if (backward) bin_spikes_.insert(bin_spikes_.end(), step_spikes_.begin(), step_spikes_.end());
     }
     mark_bytes_ = false;

@@ -19,6 +19,10 @@ struct Table {
     void (*add_scaled)(double* target, const double* weights, double multiplicity, int64_t n);
     // The same with float weights, each widened exactly to double first.
     void (*add_scaled_f32)(double* target, const float* weights, double multiplicity, int64_t n);
+    // Several float rows onto the same n targets: target[k] += multiplicity[r] * rows[r][k] for r = 0, 1, ...
+    // in turn, each target summing exactly as row-by-row add_scaled_f32 calls would.
+    void (*add_rows_f32)(double* target, const float* const* rows, const double* multiplicity, int64_t n_rows,
+                         int64_t n);
     // Checks neurons 0..n-1 that received current (docs/semantics.md): each one not refractory in `bin`
     // takes u = v + current; v becomes u; fired[k] = u > threshold. current is consumed (set to 0); a
     // refractory neuron's current is discarded. Every neuron must be caught up to `bin`. Returns the number
@@ -40,6 +44,7 @@ struct Table {
     // The smallest of a[0..n-1] (INT32_MAX when n == 0).
     int32_t (*min_i32)(const int32_t* a, int64_t n);
     // Writes the non-zero values of x[0..n-1] and their indices in ascending order and checks every value.
+    // indices and values must have room for n entries: those past the returned count may be overwritten.
     FrameScan (*scan_nonzero)(const double* x, int64_t n, int32_t* indices, double* values);
     FrameScan (*scan_nonzero_f32)(const float* x, int64_t n, int32_t* indices, double* values);
     FrameScan (*scan_nonzero_u8)(const uint8_t* x, int64_t n, int32_t* indices, double* values);  // all valid

@@ -106,6 +106,38 @@ struct Outcome {
     }
 };
 
+TEST_CASE("add_rows_f32 sums every target in row order, bit for bit as the scalar loop") {
+    std::mt19937 gen(5);
+    std::normal_distribution<double> normal;
+    for (const Table* t : tables()) {
+        CAPTURE(t->name);
+        for (const int64_t n : {0, 1, 31, 32, 33, 64, 65, 100, 129, 300}) {
+            for (const int64_t n_rows : {1, 2, 7}) {
+                CAPTURE(n);
+                CAPTURE(n_rows);
+                const auto size = static_cast<size_t>(n);
+                std::vector<std::vector<float>> weights(static_cast<size_t>(n_rows), std::vector<float>(size));
+                std::vector<const float*> rows;
+                std::vector<double> multiplicity;
+                for (auto& row : weights) {
+                    // magnitudes 1e-8 .. 1e8: a different summation order would change the rounding
+                    for (auto& w : row) w = static_cast<float>(normal(gen) * std::pow(10.0, 8.0 * normal(gen) / 3.0));
+                    rows.push_back(row.data());
+                    multiplicity.push_back(rows.size() % 3 == 0 ? 1.0 + std::abs(normal(gen)) : 1.0);
+                }
+                std::vector<double> target(size);
+                for (auto& x : target) x = normal(gen);
+                std::vector<double> expected = target, got = target;
+                for (size_t r = 0; r < rows.size(); ++r) {
+                    for (size_t k = 0; k < size; ++k) expected[k] += multiplicity[r] * static_cast<double>(rows[r][k]);
+                }
+                t->add_rows_f32(got.data(), rows.data(), multiplicity.data(), n_rows, n);
+                CHECK(same_bits(got, expected));
+            }
+        }
+    }
+}
+
 TEST_CASE("check_range: updates, spikes and consumed current as the scalar rule says") {
     std::mt19937 gen(5);
     for (const Table* t : tables()) {
@@ -186,6 +218,44 @@ TEST_CASE("scan_nonzero_u8 finds events at every position of long frames") {
                     CHECK(val[0] == 3.0);
                     CHECK(idx[1] == n - 1);
                     CHECK(val[1] == 255.0);
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("the frame scans find exactly the events of random frames of every density") {
+    std::mt19937 gen(4);
+    for (const double density : {0.0, 0.02, 0.07, 0.3, 0.9, 1.0}) {
+        std::bernoulli_distribution event(density);
+        std::uniform_int_distribution<int> count(1, 255);
+        for (const int64_t n : {1, 63, 64, 65, 200, 2312}) {
+            const auto size = static_cast<size_t>(n);
+            std::vector<uint8_t> x8(size);
+            for (auto& b : x8) b = event(gen) ? static_cast<uint8_t>(count(gen)) : 0;
+            const std::vector<float> x32(x8.begin(), x8.end());
+            const std::vector<double> x64(x8.begin(), x8.end());
+            std::vector<int32_t> expected_idx;
+            for (int64_t k = 0; k < n; ++k) {
+                if (x8[static_cast<size_t>(k)] != 0) expected_idx.push_back(static_cast<int32_t>(k));
+            }
+            for (const Table* t : tables()) {
+                CAPTURE(t->name);
+                CAPTURE(density);
+                CAPTURE(n);
+                for (int kind = 0; kind < 3; ++kind) {
+                    CAPTURE(kind);
+                    std::vector<int32_t> idx(size, -7);
+                    std::vector<double> val(size, -7.0);
+                    const FrameScan scan = kind == 0   ? t->scan_nonzero_u8(x8.data(), n, idx.data(), val.data())
+                                           : kind == 1 ? t->scan_nonzero_f32(x32.data(), n, idx.data(), val.data())
+                                                       : t->scan_nonzero(x64.data(), n, idx.data(), val.data());
+                    CHECK(scan.first_invalid == -1);
+                    REQUIRE(scan.nonzero == static_cast<int64_t>(expected_idx.size()));
+                    for (size_t e = 0; e < expected_idx.size(); ++e) {
+                        REQUIRE(idx[e] == expected_idx[e]);
+                        REQUIRE(val[e] == x64[static_cast<size_t>(expected_idx[e])]);
+                    }
                 }
             }
         }

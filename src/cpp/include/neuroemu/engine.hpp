@@ -17,6 +17,10 @@
 
 namespace neuroemu {
 
+namespace kernels {
+struct Table;  // kernels.hpp
+}
+
 // The instruction set of the vector kernels the engine runs: "baseline", "avx2" or "avx512" (the widest
 // the CPU has, unless the environment variable NEUROEMU_KERNELS names another one it has).
 const char* kernel_set();
@@ -73,7 +77,15 @@ private:
     void reset_sample();
     void compact_input(Frames frames, int64_t bins);  // validates; keeps the non-zero entries per bin
     void catch_up(int32_t neuron, int32_t bin);  // applies the leaks (and biases) of bins not yet applied
+    struct RowDelivery {
+        FanOut row;
+        double multiplicity;
+        int64_t events;  // synaptic events per synapse of the row
+    };
     void deliver(const FanOut& fanout, double multiplicity);
+    template <typename RowAt>
+    void deliver_rows(int64_t count, BinContext& ctx, RowAt row_at);
+    void note_received_range(const FanOut& fanout);
     void deliver_frame(BinContext& ctx);  // the bin's whole input frame, ascending channels
     void merge_received_ranges();
     bool in_received_range(int32_t neuron) const;
@@ -95,6 +107,7 @@ private:
     void refresh_above();
 
     const Network& net_;
+    const kernels::Table& kernels_;
     std::vector<double> v_;
     std::vector<double> current_;          // zero except for delivered, not yet checked neurons
     std::vector<double> pre_spike_;
@@ -114,6 +127,8 @@ private:
     std::vector<int32_t> bin_spikes_;      // sync: spikes of this bin, in ascending order
     std::vector<int32_t> previous_bin_spikes_;
     std::vector<Emission> group_;
+    std::vector<const float*> batch_rows_;  // deliver_rows: a run of dense rows onto the same targets
+    std::vector<double> batch_multiplicities_;
     // Neurons whose state this sample changed: resetting only them keeps a sample's cost independent of
     // the network's size. After a run that threw, everything is reset instead.
     std::vector<int32_t> touched_;
