@@ -198,17 +198,21 @@ def test_stop_on_output_cuts_the_bin():
     assert cut.output_counts.sum() == 1
 
 
-def test_ctrl_c_stops_a_long_batch_promptly():
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("samples,bins", [(1000, 20), (1, 400_000)])  # many samples; one sample of about a minute
+def test_ctrl_c_stops_a_long_batch_promptly(threads, samples, bins):
+    # One thread runs on the caller's own thread, which must still notice Ctrl-C inside a sample.
     rng = np.random.default_rng(0)
-    weights = [rng.normal(0, 0.3, size=(300, 300)) for _ in range(3)]
+    weights = [rng.normal(0, 0.3, size=(300, 300)) for _ in range(2)] + [rng.normal(0, 0.3, size=(10, 300))]
     net = neuroemu.Network.from_weights(weights, threshold=0.5, beta=0.9, dt=1.0)
-    inputs = (rng.random((1000, 20, 300)) < 0.2).astype(np.float64)
+    block = min(bins, 4000)
+    inputs = np.tile(rng.random((samples, block, 300)) < 0.2, (1, bins // block, 1))
     em = neuroemu.Emulator(net, schedule="momentum", group_size=1, record="totals")
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     start = time.perf_counter()
     timer.start()
     with pytest.raises(KeyboardInterrupt):
-        em.run_batch(inputs, threads=2)
+        em.run_batch(inputs, threads=threads)
     timer.join()
     assert time.perf_counter() - start < 10.0
 

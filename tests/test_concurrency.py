@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -34,3 +37,20 @@ def test_repeated_runs_are_bit_identical(small_network, small_inputs):
         again = em.run_batch(small_inputs, threads=threads)
         np.testing.assert_array_equal(first.spike_counts, again.spike_counts)
         np.testing.assert_array_equal(first.spikes_to_output, again.spikes_to_output)
+
+
+def _spike_counts_with_two_threads(emulator: neuroemu.Emulator, inputs: np.ndarray) -> np.ndarray:
+    return emulator.run_batch(inputs, threads=2).spike_counts
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_runs_batches_after_threaded_runs_in_the_parent(small_network, small_inputs):
+    # The parent's kept worker threads do not exist in a child of fork(): the child must start its own
+    # rather than wait for them forever.
+    em = neuroemu.Emulator(small_network, schedule="momentum", group_size=2, seed=5)
+    parent = em.run_batch(small_inputs, threads=2).spike_counts
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Python >= 3.12: fork() with threads running
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            child = pool.apply_async(_spike_counts_with_two_threads, (em, small_inputs)).get(timeout=120)
+    np.testing.assert_array_equal(parent, child)

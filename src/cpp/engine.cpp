@@ -22,7 +22,7 @@ struct Engine::BinContext {
     int64_t output_step = -1;    // the first step of this bin in which an output neuron spiked
     int64_t synops = 0;
     int64_t updates = 0;
-    const std::atomic<bool>* cancel;
+    Interrupt* interrupt;
 };
 
 
@@ -101,12 +101,13 @@ void Engine::reset_sample() {
     previous_bin_spikes_.clear();
 }
 
-void Engine::compact_input(Frames frames, int64_t bins) {
+void Engine::compact_input(Frames frames, int64_t bins, Interrupt* interrupt) {
     const kernels::Table& k = kernels::table();
     const int32_t n_in = net_.n_inputs();
     input_offsets_.assign(static_cast<size_t>(bins) + 1, 0);
     int64_t count = 0;
     for (int64_t t = 0; t < bins; ++t) {
+        if ((t & 1023) == 1023 && interrupt && interrupt->requested()) throw Cancelled();  // a very long sample
         if (input_channels_.size() < static_cast<size_t>(count + n_in)) {
             input_channels_.resize(static_cast<size_t>(count + n_in));
             input_values_.resize(static_cast<size_t>(count + n_in));
@@ -568,7 +569,7 @@ void Engine::run_async_bin(BinContext& ctx, Xoshiro256& rng) {
             throw ConfigError("bin " + std::to_string(bin) + " needed more than " + std::to_string(ctx.max_steps) +
                               " forward steps (runaway activity?); raise max_steps_per_bin if this is intended");
         }
-        if ((step & 4095) == 4095 && ctx.cancel && ctx.cancel->load(std::memory_order_relaxed)) {
+        if ((step & 4095) == 4095 && ctx.interrupt && ctx.interrupt->requested()) {
             queue_.clear();
             throw Cancelled();
         }
@@ -633,7 +634,7 @@ void Engine::run_sync_bin(BinContext& ctx) {
 }
 
 void Engine::run(const RunConfig& config, Frames frames, int64_t bins, uint64_t sample_index,
-                 const SampleCounters& out, const std::atomic<bool>* cancel) {
+                 const SampleCounters& out, Interrupt* interrupt) {
     validate(config);
     if (bins > INT32_MAX) throw ConfigError("too many bins");
     const int64_t n_out = net_.n_outputs();
@@ -641,14 +642,14 @@ void Engine::run(const RunConfig& config, Frames frames, int64_t bins, uint64_t 
     std::fill(out.steps_to_output, out.steps_to_output + bins * n_out, int64_t{-1});
     reset_sample();
     try {
-        compact_input(frames, bins);
+        compact_input(frames, bins, interrupt);
         queue_.reset(int64_t{net_.n_inputs()} + net_.n_neurons(), config.schedule);
         Xoshiro256 rng(config.seed, sample_index);
         const int64_t max_steps =
             config.max_steps_per_bin > 0 ? config.max_steps_per_bin : default_max_steps_per_bin(net_);
         for (int64_t t = 0; t < bins; ++t) {
-            if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
-            BinContext ctx{config, out, static_cast<int32_t>(t), max_steps, 0, -1, 0, 0, cancel};
+            if (interrupt && interrupt->requested()) throw Cancelled();
+            BinContext ctx{config, out, static_cast<int32_t>(t), max_steps, 0, -1, 0, 0, interrupt};
             // Neurons with a bias change every bin: bring them up to date now (leak, then bias).
             for (const int32_t neuron : net_.biased_neurons()) {
                 if (leaked_to_[static_cast<size_t>(neuron)] < ctx.bin) catch_up(neuron, ctx.bin);

@@ -246,7 +246,7 @@ void TimedEngine::reset_sample(const TimedConfig& config, const TimedSampleCount
 }
 
 void TimedEngine::run(const TimedConfig& config, const std::vector<InputEvent>& inputs, int64_t bins,
-                      uint64_t sample_index, const TimedSampleCounters& out, const std::atomic<bool>* cancel) {
+                      uint64_t sample_index, const TimedSampleCounters& out, Interrupt* interrupt) {
     if (bins > INT32_MAX) throw ConfigError("too many bins");
     if (bins > 0 && model_.dt() > std::numeric_limits<int64_t>::max() / (bins + 1)) {
         throw ConfigError("bins x dt does not fit in int64 picoseconds");
@@ -263,10 +263,10 @@ void TimedEngine::run(const TimedConfig& config, const std::vector<InputEvent>& 
             }
         }
         if (config.schedule == Schedule::Sync) {
-            run_sync(inputs, cancel);
+            run_sync(inputs, interrupt);
         } else {
             Xoshiro256 rng(config.seed, sample_index);
-            run_async(inputs, rng, cancel);
+            run_async(inputs, rng, interrupt);
         }
     }
     out.totals[kDuration] = std::max(last_time_, bins * model_.dt());
@@ -507,7 +507,7 @@ void TimedEngine::send_input(const std::vector<InputEvent>& inputs, std::size_t 
     }
 }
 
-void TimedEngine::run_async(const std::vector<InputEvent>& inputs, Xoshiro256& rng, const std::atomic<bool>* cancel) {
+void TimedEngine::run_async(const std::vector<InputEvent>& inputs, Xoshiro256& rng, Interrupt* interrupt) {
     const int64_t dt = model_.dt();
     // Bin starts and input events are released one after another (each schedules the next), which keeps the
     // queue small. A bin start is scheduled a bin ahead, so a core's per-bin update runs before the
@@ -517,7 +517,7 @@ void TimedEngine::run_async(const std::vector<InputEvent>& inputs, Xoshiro256& r
     const bool momentum = config_->schedule == Schedule::Momentum;
     uint64_t processed = 0;
     while (!queue_.empty()) {
-        if ((++processed & 4095) == 0 && cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+        if ((++processed & 4095) == 0 && interrupt && interrupt->requested()) throw Cancelled();
         const auto event = queue_.pop();
         const int64_t now = event.time;
         last_time_ = std::max(last_time_, now);
@@ -569,7 +569,7 @@ void TimedEngine::run_async(const std::vector<InputEvent>& inputs, Xoshiro256& r
 
 // -- schedule "sync": layer phases behind barriers -------------------------------------------------------
 
-void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, const std::atomic<bool>* cancel) {
+void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* interrupt) {
     const int64_t dt = model_.dt();
     const LatencyTable& lat = model_.latency();
     const int32_t n_inputs = net_.n_inputs();
@@ -583,7 +583,7 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, const std::ato
         return a.entry < b.entry || (a.entry == b.entry && a.seq < b.seq);
     };
     for (int32_t bin = 0; bin < bins_; ++bin) {
-        if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+        if (interrupt && interrupt->requested()) throw Cancelled();
         const int64_t t0 = bin * dt;
         // Per-bin update of every core: the leak of its neurons.
         for (int32_t core = 0; core < model_.n_cores(); ++core) {
@@ -717,7 +717,7 @@ void run_timed_batch(const Network& network, const HardwareModel& model, const T
     auto make_worker = [&]() -> SampleWorker {
         auto engine = std::make_shared<TimedEngine>(network, model);
         auto events = std::make_shared<std::vector<InputEvent>>();
-        return [&, engine, events](int64_t b, const std::atomic<bool>* cancel) {
+        return [&, engine, events](int64_t b, Interrupt* interrupt) {
             events->clear();
             if (input.frames) {
                 const double* frames = input.frames + b * input.bins * n_in;
@@ -741,7 +741,7 @@ void run_timed_batch(const Network& network, const HardwareModel& model, const T
             s.first_output = out.first_output + b * n_out;
             s.totals = out.totals + b * kTimedTotals;
             s.trace = out.trace ? &(*out.trace)[static_cast<std::size_t>(b)] : nullptr;
-            engine->run(run_config, *events, input.bins, first_index + static_cast<uint64_t>(b), s, cancel);
+            engine->run(run_config, *events, input.bins, first_index + static_cast<uint64_t>(b), s, interrupt);
         };
     };
     run_parallel(input.samples, threads, make_worker, poll);

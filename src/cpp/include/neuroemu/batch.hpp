@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "neuroemu/interrupt.hpp"
 #include "neuroemu/network.hpp"
 #include "neuroemu/recorder.hpp"
 #include "neuroemu/run_config.hpp"
@@ -18,12 +19,12 @@ struct BatchInput {
     int64_t bins;
 };
 
-// Runs samples 0 .. samples-1 on a pool of min(threads, samples) threads. Each thread calls `make_worker` once
-// (to own its scratch state) and then the worker for each sample it takes; the worker should return early
-// (or throw Cancelled) once `cancel` is set. `poll` is called on the calling thread about every 50 ms;
-// returning true cancels the batch, which then throws Cancelled. The first error of any worker is rethrown
-// after all have stopped.
-using SampleWorker = std::function<void(int64_t sample, const std::atomic<bool>* cancel)>;
+// Runs samples 0 .. samples-1 on min(threads, samples) workers: kept threads (worker_threads.hpp), or the
+// calling thread itself when that is one. Each worker calls `make_worker` once (to own its scratch state) and
+// then the worker for each sample it takes; the worker should throw Cancelled once `interrupt` is requested.
+// `poll` runs on the calling thread about every 50 ms; returning true cancels the batch, which then throws
+// Cancelled. The first error of any worker is rethrown after all have stopped.
+using SampleWorker = std::function<void(int64_t sample, Interrupt* interrupt)>;
 void run_parallel(int64_t samples, int32_t threads, const std::function<SampleWorker()>& make_worker,
                   const std::function<bool()>& poll);
 

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "neuroemu/interrupt.hpp"
 #include "neuroemu/network.hpp"
 #include "neuroemu/neuron_set.hpp"
 #include "neuroemu/pending_queue.hpp"
@@ -62,20 +63,20 @@ public:
 
     // frames: (bins, n_inputs) row-major, finite and >= 0. The counters must arrive zero-filled (the
     // engine sets the "-1 = never" entries itself). Throws ConfigError when a bin exceeds
-    // config.max_steps_per_bin, Cancelled when `cancel` becomes true.
+    // config.max_steps_per_bin, Cancelled once `interrupt` is requested.
     void run(const RunConfig& config, Frames frames, int64_t bins, uint64_t sample_index, const SampleCounters& out,
-             const std::atomic<bool>* cancel = nullptr);
+             Interrupt* interrupt = nullptr);
     const Network& network() const { return net_; }
     void run(const RunConfig& config, const double* frames, int64_t bins, uint64_t sample_index,
-             const SampleCounters& out, const std::atomic<bool>* cancel = nullptr) {
-        run(config, Frames{frames, InputType::Float64}, bins, sample_index, out, cancel);
+             const SampleCounters& out, Interrupt* interrupt = nullptr) {
+        run(config, Frames{frames, InputType::Float64}, bins, sample_index, out, interrupt);
     }
 
 private:
     struct BinContext;
 
     void reset_sample();
-    void compact_input(Frames frames, int64_t bins);  // validates; keeps the non-zero entries per bin
+    void compact_input(Frames frames, int64_t bins, Interrupt* interrupt);  // validates; keeps the non-zero entries per bin
     void catch_up(int32_t neuron, int32_t bin);  // applies the leaks (and biases) of bins not yet applied
     struct RowDelivery {
         FanOut row;

@@ -11,6 +11,7 @@
 
 #include "neuroemu/event_queue.hpp"
 #include "neuroemu/hardware_model.hpp"
+#include "neuroemu/interrupt.hpp"
 #include "neuroemu/network.hpp"
 #include "neuroemu/random.hpp"
 #include "neuroemu/recorder.hpp"
@@ -83,9 +84,9 @@ public:
     TimedEngine(const Network& network, const HardwareModel& model);
 
     // inputs sorted by (time, channel), times >= 0. Counters arrive zero-filled. Throws ConfigError on
-    // runaway activity, Cancelled when `cancel` becomes true.
+    // runaway activity, Cancelled once `interrupt` is requested.
     void run(const TimedConfig& config, const std::vector<InputEvent>& inputs, int64_t bins, uint64_t sample_index,
-             const TimedSampleCounters& out, const std::atomic<bool>* cancel = nullptr);
+             const TimedSampleCounters& out, Interrupt* interrupt = nullptr);
 
 private:
     struct Message {
@@ -148,7 +149,7 @@ private:
     void count_route(const Route& r, bool input, int64_t count);
     int64_t synop_events(const Message& m) const;
 
-    void run_async(const std::vector<InputEvent>& inputs, Xoshiro256& rng, const std::atomic<bool>* cancel);
+    void run_async(const std::vector<InputEvent>& inputs, Xoshiro256& rng, Interrupt* interrupt);
     void schedule_dispatch(int32_t core, int64_t now);
     void send_input(const std::vector<InputEvent>& inputs, std::size_t k, int64_t now);
     void start_task(int32_t core, int64_t now, Xoshiro256& rng);
@@ -156,7 +157,7 @@ private:
     void finish_task(int32_t core, int64_t now);
     Message take_next(Core& core, Xoshiro256& rng);
 
-    void run_sync(const std::vector<InputEvent>& inputs, const std::atomic<bool>* cancel);
+    void run_sync(const std::vector<InputEvent>& inputs, Interrupt* interrupt);
 
     const Network& net_;
     const HardwareModel& model_;
