@@ -33,9 +33,8 @@ void PendingQueue::push(int32_t entry, double multiplicity, double key) {
     }
 }
 
-void PendingQueue::heap_push(const HeapItem& item) {
-    size_t hole = heap_.size();
-    heap_.push_back(item);
+// Puts `item` into the hole at `hole`, or higher up where it ranks above its parent.
+void PendingQueue::sift_up(size_t hole, const HeapItem& item) {
     while (hole > 0) {
         const size_t parent = (hole - 1) / 2;
         if (!ranks_lower(heap_[parent], item)) break;
@@ -43,6 +42,11 @@ void PendingQueue::heap_push(const HeapItem& item) {
         hole = parent;
     }
     heap_[hole] = item;
+}
+
+void PendingQueue::heap_push(const HeapItem& item) {
+    heap_.push_back(item);
+    sift_up(heap_.size() - 1, item);
 }
 
 // Removes and returns the top item. The hole left at the top walks down to a leaf, the higher child moving
@@ -67,13 +71,7 @@ PendingQueue::HeapItem PendingQueue::heap_pop() {
         heap[hole] = heap[child];
         hole = child;
     }
-    while (hole > 0) {
-        const size_t parent = (hole - 1) / 2;
-        if (!ranks_lower(heap[parent], last)) break;
-        heap[hole] = heap[parent];
-        hole = parent;
-    }
-    heap[hole] = last;
+    sift_up(hole, last);
     return top;
 }
 

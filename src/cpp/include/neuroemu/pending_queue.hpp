@@ -45,6 +45,7 @@ private:
     static bool ranks_lower(const HeapItem& a, const HeapItem& b) {
         return (a.key < b.key) | ((a.key == b.key) & (a.entry > b.entry));
     }
+    void sift_up(std::size_t hole, const HeapItem& item);
     void heap_push(const HeapItem& item);
     HeapItem heap_pop();
     void remove_at(std::size_t position);
