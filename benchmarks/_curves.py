@@ -14,21 +14,31 @@ from _measure import best_of, repeats_for, sized, timed
 SCHEDULES = (("sync", "sync", None), ("F=4", "momentum", 4))
 
 
-def _engine_point(neuroemu: Any, net: Any, x: np.ndarray, schedule: str, group: int | None, target_s: float) -> dict:
+def _engine_case(neuroemu: Any, net: Any, x: np.ndarray, schedule: str, group: int | None, target_s: float) -> dict:
+    """An emulator and as many samples of x as take about target_s, ready for _best_in_rounds."""
     em = neuroemu.Emulator(net, schedule=schedule, group_size=group, record="totals")
     pilot = min(2, len(x))
-    w, c, _ = timed(lambda: em.run_batch(x[:pilot], threads=1))
-    n = sized(c / pilot, target_s, 2, len(x))
-    t = best_of(lambda: em.run_batch(x[:n], threads=1), repeats_for(c / pilot * n, 3 * target_s))
+    _, c, _ = timed(lambda: em.run_batch(x[:pilot], threads=1))
+    return {"em": em, "x": x[: sized(c / pilot, target_s, 2, len(x))], "best": None}
+
+
+def _best_in_rounds(cases: list[dict], rounds: int) -> None:
+    """Times every case once per round, `rounds` rounds, keeping each one's best (case["best"]), so that a
+    burst of load from other processes on a shared machine hits all cases alike instead of one of them:
+    the curves' criteria compare the cases with each other."""
+    for _ in range(rounds):
+        for case in cases:
+            t = best_of(lambda case=case: case["em"].run_batch(case["x"], threads=1), 1)
+            if case["best"] is None or t.cpu < case["best"].cpu:
+                case["best"] = t
+
+
+def _point(case: dict, rounds: int) -> dict:
+    t, n = case["best"], len(case["x"])
     br = t.result
-    return {
-        "samples": n,
-        "ms_cpu": 1e3 * t.cpu / n,
-        "ms_wall": 1e3 * t.wall / n,
-        "synops": float(np.mean(br.synops)),
-        "spikes": float(np.mean(br.total_spikes)),
-        "updates": float(np.mean(br.neuron_updates)),
-    }
+    return {"samples": n, "ms_cpu": 1e3 * t.cpu / n, "ms_wall": 1e3 * t.wall / n,
+            "synops": float(np.mean(br.synops)), "spikes": float(np.mean(br.total_spikes)),
+            "updates": float(np.mean(br.neuron_updates)), "repeats": rounds}
 
 
 def linear_fit(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -41,20 +51,29 @@ def linear_fit(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     return {"a": float(a), "b": float(b), "r2": 1.0 - ss_res / ss_tot, "max_rel_dev": worst}
 
 
-def events_curve(neuroemu: Any, workload: Any, probabilities: list[float], n_max: int, target_s: float) -> dict:
-    """Time per inference against synaptic events per inference, on one network, input rate varied."""
-    points = []
+def events_curve(neuroemu: Any, workload: Any, probabilities: list[float], n_max: int, target_s: float,
+                 rounds: int = 5) -> dict:
+    """Time per inference against synaptic events per inference, on one network, input rate varied; the
+    points are timed in interleaved rounds (_best_in_rounds)."""
+    cases = []
     for p in probabilities:
         x = workload.inputs(n_max, p, seed=11).astype(bool)
         for label, schedule, group in SCHEDULES:
-            pt = _engine_point(neuroemu, workload.network, x, schedule, group, target_s)
-            pt.update(p=p, schedule=label)
-            points.append(pt)
-            print(
-                f"  events curve: p={p:<6} {label:5} {pt['synops']:>12,.0f} events  {pt['ms_cpu']:8.3f} ms CPU  "
-                f"{pt['ms_wall']:8.3f} ms wall",
-                flush=True,
-            )
+            case = _engine_case(neuroemu, workload.network, x, schedule, group, target_s)
+            case.update(p=p, schedule=label)
+            cases.append(case)
+    _best_in_rounds(cases, rounds)
+    points = []
+    for case in cases:
+        pt = _point(case, rounds)
+        pt.update(p=case["p"], schedule=case["schedule"])
+        points.append(pt)
+        print(
+            f"  events curve: p={pt['p']:<6} {pt['schedule']:5} {pt['synops']:>12,.0f} events  "
+            f"{pt['ms_cpu']:8.3f} ms CPU  {pt['ms_wall']:8.3f} ms wall",
+            flush=True,
+        )
+    cases.clear()
     fits = {}
     for label, _, _ in SCHEDULES:
         pts = [q for q in points if q["schedule"] == label]
@@ -88,26 +107,15 @@ def neurons_curve(neuroemu: Any, make_sparse: Any, core_kwargs: dict, pads: list
         w = make_sparse(pad=pad, **core_kwargs)
         x = w.inputs(n, p, seed=13).astype(bool)
         for label, schedule, group in SCHEDULES:
-            em = neuroemu.Emulator(w.network, schedule=schedule, group_size=group, record="totals")
-            _, c, _ = timed(lambda em=em, x=x: em.run_batch(x[:2], threads=1))
-            samples = sized(c / 2, target_s, 2, len(x))
-            cases.append({"em": em, "x": x[:samples], "pad": pad, "neurons": w.n_neurons,
-                          "synapses": w.n_synapses, "schedule": label, "best": None})
+            case = _engine_case(neuroemu, w.network, x, schedule, group, target_s)
+            case.update(pad=pad, neurons=w.n_neurons, synapses=w.n_synapses, schedule=label)
+            cases.append(case)
         del w
-    for _ in range(rounds):
-        for case in cases:
-            t = best_of(lambda case=case: case["em"].run_batch(case["x"], threads=1), 1)
-            best = case["best"]
-            if best is None or t.cpu < best.cpu:
-                case["best"] = t
+    _best_in_rounds(cases, rounds)
     points = []
     for case in cases:
-        t, n_samples = case["best"], len(case["x"])
-        br = t.result
-        pt = {"samples": n_samples, "ms_cpu": 1e3 * t.cpu / n_samples, "ms_wall": 1e3 * t.wall / n_samples,
-              "synops": float(np.mean(br.synops)), "spikes": float(np.mean(br.total_spikes)),
-              "updates": float(np.mean(br.neuron_updates)), "pad": case["pad"], "neurons": case["neurons"],
-              "synapses": case["synapses"], "schedule": case["schedule"], "repeats": rounds}
+        pt = _point(case, rounds)
+        pt.update(pad=case["pad"], neurons=case["neurons"], synapses=case["synapses"], schedule=case["schedule"])
         points.append(pt)
         print(
             f"  neurons curve: {pt['neurons']:>9,} neurons {pt['synapses']:>11,} synapses {pt['schedule']:5} "

@@ -176,7 +176,9 @@ core (its OpenMP threads wait for each other); compare peers at 1 thread on a bu
 
 ![time against events](figures/{figs['events']})
 
-Workload: {curves['events']['workload']}; the input probability is varied, one thread, CPU time.
+Workload: {curves['events']['workload']}; the input probability is varied, one thread, CPU time: the
+best of 5 rounds in which every point is timed once (interleaved, so that bursts of load from other
+processes hit all points alike).
 Least-squares lines: {fit_text}. The cost per event is not constant: at low activity almost every
 event reaches a different neuron (one threshold check per event, scattered memory accesses), at high
 activity many events land on the same neurons within a step, so the table's CPU ns per event falls as
