@@ -102,7 +102,6 @@ void Engine::reset_sample() {
 }
 
 void Engine::compact_input(Frames frames, int64_t bins, Interrupt* interrupt) {
-    const kernels::Table& k = kernels::table();
     const int32_t n_in = net_.n_inputs();
     input_offsets_.assign(static_cast<size_t>(bins) + 1, 0);
     int64_t count = 0;
@@ -118,13 +117,13 @@ void Engine::compact_input(Frames frames, int64_t bins, Interrupt* interrupt) {
         kernels::FrameScan scan;
         switch (frames.type) {
             case InputType::Float64:
-                scan = k.scan_nonzero(static_cast<const double*>(frame.data), n_in, channels, values);
+                scan = kernels_.scan_nonzero(static_cast<const double*>(frame.data), n_in, channels, values);
                 break;
             case InputType::Float32:
-                scan = k.scan_nonzero_f32(static_cast<const float*>(frame.data), n_in, channels, values);
+                scan = kernels_.scan_nonzero_f32(static_cast<const float*>(frame.data), n_in, channels, values);
                 break;
             case InputType::UInt8:
-                scan = k.scan_nonzero_u8(static_cast<const uint8_t*>(frame.data), n_in, channels, values);
+                scan = kernels_.scan_nonzero_u8(static_cast<const uint8_t*>(frame.data), n_in, channels, values);
                 break;
         }
         if (scan.first_invalid >= 0) {
@@ -219,20 +218,16 @@ void Engine::deliver_rows(int64_t count, BinContext& ctx, RowAt row_at) {
         ctx.synops += first.events * row.size;
         int64_t j = i + 1;
         if (row.contiguous() && row.size > 0 && row.weights32 != nullptr) {
-            batch_rows_.clear();
-            batch_multiplicities_.clear();
+            batch_rows_.assign(1, row.weights32);
+            batch_multiplicities_.assign(1, first.multiplicity);
             for (; j < count; ++j) {
                 const RowDelivery next = row_at(j);
                 if (next.row.first != row.first || next.row.size != row.size || next.row.weights32 == nullptr) break;
-                if (batch_rows_.empty()) {
-                    batch_rows_.push_back(row.weights32);
-                    batch_multiplicities_.push_back(first.multiplicity);
-                }
                 batch_rows_.push_back(next.row.weights32);
                 batch_multiplicities_.push_back(next.multiplicity);
                 ctx.synops += next.events * next.row.size;
             }
-            if (!batch_rows_.empty()) {
+            if (batch_rows_.size() > 1) {
                 kernels_.add_rows_f32(current_.data() + row.first, batch_rows_.data(), batch_multiplicities_.data(),
                                       static_cast<int64_t>(batch_rows_.size()), row.size);
                 note_received_range(row);
@@ -349,9 +344,8 @@ bool Engine::in_received_range(int32_t neuron) const {
 // Applies the leaks (and biases) that the neurons [first, last) owe up to `bin`: one vector pass per bin of
 // lag; a neuron left untouched for many bins is caught up on its own.
 void Engine::catch_up_range(int32_t first, int32_t last, int32_t bin) {
-    const kernels::Table& k = kernels::table();
     const int64_t n = last - first;
-    const int32_t oldest = k.min_i32(leaked_to_.data() + first, n);
+    const int32_t oldest = kernels_.min_i32(leaked_to_.data() + first, n);
     if (oldest >= bin) return;
     constexpr int32_t kMaxVectorLag = 8;
     if (bin - oldest <= kMaxVectorLag) {
@@ -360,8 +354,8 @@ void Engine::catch_up_range(int32_t first, int32_t last, int32_t bin) {
                 if (leaked_to_[static_cast<size_t>(neuron)] < 0) touched_.push_back(neuron);
             }
         }
-        k.leak_range(v_.data() + first, leaked_to_.data() + first, net_.params().beta.data() + first,
-                     net_.params().bias.data() + first, bin, bin - oldest, n);
+        kernels_.leak_range(v_.data() + first, leaked_to_.data() + first, net_.params().beta.data() + first,
+                            net_.params().bias.data() + first, bin, bin - oldest, n);
     } else {
         for (int32_t neuron = first; neuron < last; ++neuron) {
             if (leaked_to_[static_cast<size_t>(neuron)] < bin) catch_up(neuron, bin);
@@ -416,9 +410,8 @@ void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
     const int64_t n = last - first;
     uint8_t* fired = fired_flags(n);
     int64_t n_fired = 0;
-    ctx.updates += kernels_.check_range(current_.data() + first, v_.data() + first,
-                                                net_.params().threshold.data() + first,
-                                                refractory_bin_.data() + first, ctx.bin, n, fired, &n_fired);
+    ctx.updates += kernels_.check_range(current_.data() + first, v_.data() + first, net_.params().threshold.data() + first,
+                                        refractory_bin_.data() + first, ctx.bin, n, fired, &n_fired);
     spike_flagged(first, n, n_fired, ctx.bin);
 }
 
@@ -432,10 +425,9 @@ void Engine::check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_
     uint8_t* fired = fired_flags(n);
     int64_t n_fired = 0;
     const NeuronParameters& params = net_.params();
-    ctx.updates += kernels_.check_masked(current_.data() + first, v_.data() + first,
-                                                 params.threshold.data() + first, params.bias.data() + first,
-                                                 bias_rule, refractory_bin_.data() + first, ctx.bin, n,
-                                                 received, fired, &n_fired);
+    ctx.updates += kernels_.check_masked(current_.data() + first, v_.data() + first, params.threshold.data() + first,
+                                         params.bias.data() + first, bias_rule, refractory_bin_.data() + first, ctx.bin,
+                                         n, received, fired, &n_fired);
     spike_flagged(first, n, n_fired, ctx.bin);
     received_ranges_.emplace_back(first, last);  // checked: the checks of biased and above-threshold neurons skip it
 }
