@@ -19,9 +19,12 @@ public:
 
     bool requested() {
         if (stop_.load(std::memory_order_relaxed)) return true;
-        if (poll_ && Clock::now() >= next_poll_) {
-            next_poll_ = Clock::now() + kPollEvery;
-            if (poll_()) request();
+        if (poll_) {
+            const Clock::time_point now = Clock::now();
+            if (now >= next_poll_) {
+                next_poll_ = now + kPollEvery;
+                if (poll_()) request();
+            }
         }
         return stop_.load(std::memory_order_relaxed);
     }
