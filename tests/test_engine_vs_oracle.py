@@ -183,6 +183,23 @@ def test_async_matches_oracle(
     assert_matches(res, run_oracle(cfg, schedule, **opts), cfg["weights"][-1].shape[0])
 
 
+@SETTINGS
+@given(
+    cfg=configs(),
+    schedule=st.sampled_from(["sync", "momentum", "fifo"]),
+    first_layer_seed=st.integers(0, 2**32 - 1),
+)
+def test_dense_float_input_layer_matches_oracle(cfg: dict[str, Any], schedule: str, first_layer_seed: int) -> None:
+    """A first layer whose weights are all non-zero floats, the engine's fast path for input frames (every
+    row found by arithmetic, the frame's values as multiplicities), under count and fractional inputs."""
+    rng = np.random.default_rng(first_layer_seed)
+    first = cfg["weights"][0]
+    dense = rng.choice([-1.0, -0.5, 0.25, 0.75, 1.25, 2.0], size=first.shape).astype(np.float32).astype(np.float64)
+    cfg = {**cfg, "weights": [dense, *cfg["weights"][1:]]}
+    res = run_engine(cfg, schedule)
+    assert_matches(res, run_oracle(cfg, schedule), cfg["weights"][-1].shape[0])
+
+
 # --- engine properties (any schedule, random included) -------------------------------------------
 
 ANY_SCHEDULE = st.sampled_from(["sync", "momentum", "fifo", "random"])

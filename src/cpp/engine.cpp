@@ -104,6 +104,7 @@ void Engine::reset_sample() {
 void Engine::compact_input(Frames frames, int64_t bins, Interrupt* interrupt) {
     const int32_t n_in = net_.n_inputs();
     input_offsets_.assign(static_cast<size_t>(bins) + 1, 0);
+    input_events_.resize(static_cast<size_t>(bins));
     int64_t count = 0;
     for (int64_t t = 0; t < bins; ++t) {
         if ((t & 1023) == 1023 && interrupt && interrupt->requested()) throw Cancelled();  // a very long sample
@@ -133,6 +134,15 @@ void Engine::compact_input(Frames frames, int64_t bins, Interrupt* interrupt) {
             throw InputError("input value " + std::to_string(bad) + " at bin " + std::to_string(t) + ", channel " +
                              std::to_string(scan.first_invalid) + " is not a finite event count >= 0");
         }
+        int64_t events = 0;
+        if (frames.type == InputType::UInt8) {  // whole counts below 256: their sum in double is exact
+            double sum = 0.0;
+            for (int64_t e = 0; e < scan.nonzero; ++e) sum += values[e];
+            events = static_cast<int64_t>(sum);
+        } else {
+            for (int64_t e = 0; e < scan.nonzero; ++e) events += input_events(values[e]);
+        }
+        input_events_[static_cast<size_t>(t)] = events;
         count += scan.nonzero;
         input_offsets_[static_cast<size_t>(t) + 1] = count;
     }
@@ -280,7 +290,20 @@ void Engine::deliver_frame(BinContext& ctx) {
     const auto end = static_cast<size_t>(input_offsets_[static_cast<size_t>(ctx.bin) + 1]);
     const int32_t* channels = input_channels_.data() + begin;
     const double* values = input_values_.data() + begin;
-    deliver_rows(static_cast<int64_t>(end - begin), ctx, [&](int64_t e) {
+    const auto count = static_cast<int64_t>(end - begin);
+    const FanOutTable& table = net_.input_fanout();
+    if (table.dense_width() > 0 && count > 1) {
+        // The input projects densely onto one layer (the usual first layer): the frame is one run of rows,
+        // each found by arithmetic, its multiplicities the frame's own values.
+        const int64_t width = table.dense_width();
+        batch_rows_.resize(static_cast<size_t>(count));
+        for (int64_t e = 0; e < count; ++e) batch_rows_[static_cast<size_t>(e)] = table.dense_weights() + channels[e] * width;
+        kernels_.add_rows_f32(current_.data() + table.dense_first(), batch_rows_.data(), values, count, width);
+        ctx.synops += input_events_[static_cast<size_t>(ctx.bin)] * width;
+        note_received_range(table.row(channels[0]));
+        return;
+    }
+    deliver_rows(count, ctx, [&](int64_t e) {
         return RowDelivery{net_.input_fanout().row(channels[e]), values[e], input_events(values[e])};
     });
 }

@@ -108,6 +108,16 @@ FanOutTable::FanOutTable(int64_t n_sources, const std::vector<std::pair<int32_t,
         weights_.clear();
         weights_.shrink_to_fit();
     }
+    const int64_t width = n_sources > 0 ? indptr_[1] : 0;
+    bool dense = all_float && width > 0 && first_target_[0] >= 0;
+    for (int64_t s = 0; s < n_sources && dense; ++s) {
+        dense = first_target_[static_cast<size_t>(s)] == first_target_[0] && indptr_[static_cast<size_t>(s)] == s * width &&
+                indptr_[static_cast<size_t>(s) + 1] == (s + 1) * width;
+    }
+    if (dense) {
+        dense_width_ = width;
+        dense_first_ = first_target_[0];
+    }
 }
 
 FanOut FanOutTable::row_range(int64_t source, int32_t first_target, int32_t last_target) const {

@@ -129,6 +129,24 @@ TEST_CASE("weights that are all exactly floats are kept as floats; any other wei
     CHECK(huge.input_fanout().row(0).weights32 == nullptr);
 }
 
+TEST_CASE("a table of identical contiguous float rows is a dense block; any other table is not") {
+    // inputs 0, 1 -> population 1 (neurons 2..4): every row covers [2, 5), row s at s * 3
+    const Network dense(2, {2, 3}, uniform_params(5),
+                        {dense_projection(-1, 1, {{1.0, 2.0}, {3.0, 4.0}, {5.0, 6.0}})});
+    const auto& table = dense.input_fanout();
+    CHECK(table.dense_width() == 3);
+    CHECK(table.dense_first() == 2);
+    CHECK(table.dense_weights()[1 * 3 + 2] == 6.0f);  // source 1, third target
+    const Network gap(2, {3}, uniform_params(3), {dense_projection(-1, 0, {{1.0, 1.0}, {0.0, 1.0}, {2.0, 1.0}})});
+    CHECK(gap.input_fanout().dense_width() == -1);  // row 0 skips target 1 (a zero weight)
+    const Network precise(1, {2}, uniform_params(2), {dense_projection(-1, 0, {{0.5}, {0.1}})});
+    CHECK(precise.input_fanout().dense_width() == -1);  // weights kept as doubles
+    const Network no_input(1, {1, 2}, uniform_params(3),
+                           {dense_projection(0, 1, {{1.0}, {2.0}}), dense_projection(-1, 0, {{1.0}})});
+    CHECK(no_input.input_fanout().dense_width() == 1);
+    CHECK(no_input.neuron_fanout().dense_width() == -1);  // neuron 0 reaches 1..2, neurons 1 and 2 nothing
+}
+
 TEST_CASE("biased_neurons lists the neurons with a non-zero bias, ascending") {
     NeuronParameters p = uniform_params(6);
     p.bias = {0.0, 0.5, 0.0, -0.25, 0.0, -0.0};

@@ -60,6 +60,12 @@ public:
     // The synapses of `source` whose targets lie in [first_target, last_target).
     FanOut row_range(int64_t source, int32_t first_target, int32_t last_target) const;
     int64_t n_synapses() const { return static_cast<int64_t>(targets_.size()); }
+    // Where every row is the same contiguous run of targets [dense_first(), dense_first() + dense_width())
+    // with float weights, stored source after source (a dense layer: row s starts at s * dense_width()):
+    // the weights of source s are dense_weights() + s * dense_width(). Else dense_width() is -1.
+    int64_t dense_width() const { return dense_width_; }
+    int32_t dense_first() const { return dense_first_; }
+    const float* dense_weights() const { return weights32_.data(); }
 
 private:
     std::vector<int64_t> indptr_;
@@ -67,6 +73,8 @@ private:
     std::vector<double> weights_;
     std::vector<float> weights32_;
     std::vector<int32_t> first_target_;  // per row: its first target if contiguous, else -1
+    int64_t dense_width_ = -1;
+    int32_t dense_first_ = -1;
 };
 
 class EnginePool;  // engine.hpp
