@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from _machine import peak_rss_bytes, reset_peak_rss, rss_bytes, settle_memory
-from _measure import best_of, repeats_for, sized, timed
+from _measure import best_of, sized, timed
 
 SCHEDULES = (("sync", "sync", None), ("F=4", "momentum", 4))
 

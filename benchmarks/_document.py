@@ -145,8 +145,16 @@ workload). Weights are rounded to float32 once, so that float32 frameworks hold 
   construction and loading are not included in its per-inference time.
 - **Timing**: every measurement is warmed up (the warm-up also sizes the run), then repeated (3 times,
   5 for short calls, fewer for calls that would exceed the time budget: the "samples x runs" column); the
-  table gives the best wall time and the best CPU time (`time.process_time`, all threads) per inference.
+  table gives the best wall time and the best CPU time per inference. CPU time is the calling thread's
+  own (`time.thread_time`) for 1-thread rows, where all the work runs on that thread, and the process's
+  (`time.process_time`, all threads) for 2-thread rows: the process's clock would also charge a
+  1-thread row with a library's idle worker threads, which spin for a while after a 2-thread call.
   Speed-ups are given on both; on a shared machine the CPU-time ratio at 1 thread is the robust one.
+- **Interleaved rounds**: this machine runs at one speed for a while, then at another, up to 2-3x apart
+  over minutes (other tenants share its cores). So all rows of one workload and input activity, the
+  engine's and every peer's, are timed in 3 rounds, each round calling every row in turn (a row's
+  runs spread over the rounds); each row keeps its best. A speed-up is then the ratio of two bests taken
+  across the same phases, not of two measurements that may each have met a different phase.
 - **Other load**: the last column says how many cores other processes kept busy during a measurement
   (the machine's busy CPU time from `/proc/stat` minus this process's own, over the wall time). The
   2-thread target is judged only on pairs of rows where it stayed below 0.25 of a core.

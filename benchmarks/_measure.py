@@ -1,8 +1,10 @@
-"""Timing primitives: best of N wall-clock and CPU times, and a sample count sized to a time budget.
+"""Timing primitives: best of N wall-clock and CPU times, the same over interleaved rounds of several
+contenders, and a sample count sized to a time budget.
 
 Wall time (``time.perf_counter``) is what a user waits; CPU time (``time.process_time``, all threads of
-this process) is the work done, and is far less sensitive to other processes on a shared machine. Both are
-the minimum over the repeats (taken independently). A run is warmed up first; the warm-up doubles as the
+this process, or ``time.thread_time`` for a contender that computes on one thread) is the work done, and is
+far less sensitive to other processes on a shared machine. Both are the minimum over the repeats (taken
+independently). A run is warmed up first; the warm-up doubles as the
 pilot that sizes the timed runs.
 """
 
@@ -26,11 +28,11 @@ class Timing:
     other_cores: float = float("nan")  # cores kept busy by other processes during the runs (mean)
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
-    c0 = time.process_time()
+def timed(fn: Callable[[], Any], cpu_clock: Callable[[], float] = time.process_time) -> tuple[float, float, Any]:
+    c0 = cpu_clock()
     t0 = time.perf_counter()
     result = fn()
-    return time.perf_counter() - t0, time.process_time() - c0, result
+    return time.perf_counter() - t0, cpu_clock() - c0, result
 
 
 def best_of(fn: Callable[[], Any], repeats: int) -> Timing:
@@ -45,6 +47,52 @@ def best_of(fn: Callable[[], Any], repeats: int) -> Timing:
         total_wall, total_cpu = total_wall + w, total_cpu + c
     other = (busy_cpu_seconds() - busy0 - total_cpu) / total_wall if total_wall > 0 else float("nan")
     return Timing(wall, cpu, max(1, repeats), result, max(0.0, other) if math.isfinite(other) else other)
+
+
+@dataclass
+class Contender:
+    """One row of a comparison, to be timed in interleaved rounds (see `interleaved`)."""
+
+    call: Callable[[], Any]  # one timed call
+    repeats: int  # calls in all, spread over the rounds
+    threads: int  # threads the call computes on
+    before: Callable[[], None] | None = None  # untimed, before each call (e.g. set a library's thread count)
+    timing: Timing | None = None  # filled in by `interleaved`
+
+    @property
+    def cpu_clock(self) -> Callable[[], float]:
+        """A one-thread call's CPU time is the calling thread's own: the process's would also count a
+        library's idle worker threads, which spin for a while after a multi-threaded call (measured: a
+        1-thread snnTorch call right after a 2-thread dense PyTorch one showed 1.3x its wall time in CPU)."""
+        return time.thread_time if self.threads == 1 else time.process_time
+
+
+def interleaved(contenders: list[Contender], rounds: int = 3) -> None:
+    """Times the contenders in `rounds` rounds, each round calling every contender in turn; each keeps its
+    best wall and CPU time over its calls (its `repeats` spread as evenly as the rounds allow).
+
+    This machine runs at one speed for a while, then at another (up to 2-3x apart over minutes, other
+    tenants' load on the shared cores): timed one after the other, an engine row and its peer's row may
+    fall in different phases and their ratio in either direction. Interleaved, every row of a comparison
+    meets every phase the comparison saw, and the ratio of their bests compares like with like.
+    """
+    # per contender: best wall, best cpu, last result, total wall, this process's total CPU, machine busy
+    best = [[math.inf, math.inf, None, 0.0, 0.0, 0.0] for _ in contenders]
+    for r in range(rounds):
+        for c, b in zip(contenders, best, strict=True):
+            calls = c.repeats // rounds + (1 if r < c.repeats % rounds else 0)
+            for _ in range(calls):
+                if c.before is not None:
+                    c.before()
+                busy0, own0 = busy_cpu_seconds(), time.process_time()
+                w, cpu, result = timed(c.call, c.cpu_clock)
+                b[4] += time.process_time() - own0  # all this process's threads: none of it is other load
+                b[5] += busy_cpu_seconds() - busy0
+                b[0], b[1], b[2] = min(b[0], w), min(b[1], cpu), result
+                b[3] += w
+    for c, (wall, cpu, result, total_wall, own, busy) in zip(contenders, best, strict=True):
+        other = (busy - own) / total_wall if total_wall > 0 else float("nan")
+        c.timing = Timing(wall, cpu, max(1, c.repeats), result, max(0.0, other) if math.isfinite(other) else other)
 
 
 def repeats_for(estimate_s: float, budget_s: float, most: int = 5) -> int:
