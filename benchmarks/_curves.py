@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from _machine import peak_rss_bytes, reset_peak_rss, rss_bytes, settle_memory
-from _measure import best_of, sized, timed
+from _measure import Contender, interleaved, sized, timed
 
 SCHEDULES = (("sync", "sync", None), ("F=4", "momentum", 4))
 
@@ -26,11 +26,11 @@ def _best_in_rounds(cases: list[dict], rounds: int) -> None:
     """Times every case once per round, `rounds` rounds, keeping each one's best (case["best"]), so that a
     burst of load from other processes on a shared machine hits all cases alike instead of one of them:
     the curves' criteria compare the cases with each other."""
-    for _ in range(rounds):
-        for case in cases:
-            t = best_of(lambda case=case: case["em"].run_batch(case["x"], threads=1), 1)
-            if case["best"] is None or t.cpu < case["best"].cpu:
-                case["best"] = t
+    contenders = [Contender(lambda case=case: case["em"].run_batch(case["x"], threads=1), rounds, 1)
+                  for case in cases]
+    interleaved(contenders, rounds)
+    for case, contender in zip(cases, contenders, strict=True):
+        case["best"] = contender.timing
 
 
 def _point(case: dict, rounds: int) -> dict:
@@ -52,7 +52,7 @@ def linear_fit(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 
 def events_curve(neuroemu: Any, workload: Any, probabilities: list[float], n_max: int, target_s: float,
-                 rounds: int = 5) -> dict:
+                 rounds: int = 7) -> dict:
     """Time per inference against synaptic events per inference, on one network, input rate varied; the
     points are timed in interleaved rounds (_best_in_rounds)."""
     cases = []

@@ -33,6 +33,30 @@ def _curve_tables(curves: dict[str, Any]) -> tuple[str, str, str]:
     return ev_md, nc_md, mc_md
 
 
+def _density_table(ctx: Any) -> str:
+    """The engine's speed-up over snnTorch (1 thread, CPU time) beside each row's activity, densest last."""
+    engine = {(r["workload"], r["p"]): r for r in ctx.rows
+              if r.get("impl") == "neuroemu step" and r.get("config") == "sync" and r.get("threads") == 1
+              and not r.get("skipped")}
+    rows = []
+    for r in ctx.rows:
+        if not r.get("impl", "").startswith("snnTorch") or r.get("threads") != 1 or "ratio_cpu" not in r:
+            continue
+        e, w = engine.get((r["workload"], r["p"])), ctx.workloads.get(r["workload"])
+        if e is None or w is None or not e.get("synops"):
+            continue
+        events = e["synops"] / (w["synapses"] * w["bins"])
+        spikes = e["spikes"] / (w["neurons"] * w["bins"])
+        rows.append((events, [r["workload"], r["activity"], f"{r['p']:g}", f"{100 * spikes:.2f}%",
+                              f"{100 * events:.2f}%", r["impl"], f"{r['ratio_cpu']:.2f}x"]))
+    rows.sort(key=lambda t: t[0])
+    return markdown_table(
+        ("workload", "activity", "input p", "spikes per neuron and bin", "synaptic events per synapse and bin",
+         "peer", "speed-up over the peer"),
+        [row for _, row in rows], "lllrrlr",
+    )
+
+
 def write_document(path: str, machine: dict[str, Any], ctx: Any, curves: dict[str, Any], targets: list[list[str]],
                    table: str, figs: dict[str, str], plan: Any, paper: str) -> None:
     v = machine["versions"]
@@ -178,6 +202,15 @@ full step (every layer's matmul and a sort) per emitted group, so the engine's l
 falls and as the network grows. Torch's multi-threaded runs degrade badly when the machine has no idle
 core (its OpenMP threads wait for each other); compare peers at 1 thread on a busy machine.
 
+The same speed-ups over snnTorch (1 thread, CPU time) against how much of each network is active: the
+share of neurons that spike per bin, and the share of synapses that carry an event per bin (the work
+the engine does, against the work a time-stepped framework does whatever the activity). Where dense
+weight matrices would not fit in memory (`sparse`), snnTorch runs each layer as a `torch.sparse_csr`
+product, whose cost also falls with the network's sparsity; elsewhere it multiplies dense matrices, as
+a snnTorch model does (for `sparse-s`, about 50 times as many weights as it has synapses):
+
+{_density_table(ctx)}
+
 ## Curves
 
 ### Time against events
@@ -185,8 +218,8 @@ core (its OpenMP threads wait for each other); compare peers at 1 thread on a bu
 ![time against events](figures/{figs['events']})
 
 Workload: {curves['events']['workload']}; the input probability is varied, one thread, CPU time: the
-best of 5 rounds in which every point is timed once (interleaved, so that bursts of load from other
-processes hit all points alike).
+best of {curves['events']['points'][0]['repeats']} rounds in which every point is timed once (interleaved, so
+that bursts of load from other processes hit all points alike).
 Least-squares lines: {fit_text}. The cost per event is not constant: at low activity almost every
 event reaches a different neuron (one threshold check per event, scattered memory accesses), at high
 activity many events land on the same neurons within a step, so the table's CPU ns per event falls as

@@ -375,6 +375,7 @@ def bench_workload(ctx: Context, plan: Plan, key: str, kwargs: dict[str, Any], o
         "layers": "-".join(str(n) for n in (w.n_inputs, *w.layer_sizes)),
         "neurons": w.n_neurons,
         "synapses": w.n_synapses,
+        "bins": w.bins,
         "activities": ", ".join(f"{a} {w.activities[a]:g}" for a in opts.get("activities", list(w.activities))),
     }
     print(f"\n## {label}: {w.describe()}  (built in {time.perf_counter() - t0:.1f} s)", flush=True)
