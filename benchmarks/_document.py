@@ -177,8 +177,10 @@ workload). Weights are rounded to float32 once, so that float32 frameworks hold 
 - **Interleaved rounds**: this machine runs at one speed for a while, then at another, up to 2-3x apart
   over minutes (other tenants share its cores). So all rows of one workload and input activity, the
   engine's and every peer's, are timed in 3 rounds, each round calling every row in turn (a row's
-  runs spread over the rounds); each row keeps its best. A speed-up is then the ratio of two bests taken
-  across the same phases, not of two measurements that may each have met a different phase.
+  runs spread over the rounds). The time columns give each row's best over all rounds; a **speed-up**
+  is the median, over the rounds both rows ran in, of the ratio of their best times within one round:
+  each ratio compares two times taken seconds apart, in one phase of the machine, and so a speed-up
+  need not equal the ratio of the two rows' time columns.
 - **Other load**: the last column says how many cores other processes kept busy during a measurement
   (the machine's busy CPU time from `/proc/stat` minus this process's own, over the wall time). The
   2-thread target is judged only on pairs of rows where it stayed below 0.25 of a core.
@@ -191,7 +193,8 @@ workload). Weights are rounded to float32 once, so that float32 frameworks hold 
 {table}
 
 The **speed-up** columns are the peer's time per inference divided by the engine's, for the engine row
-named in "compared with" (same workload, input probability and threads). A skipped row says why.
+named in "compared with" (same workload, input probability and threads), as a median over the
+interleaved rounds (see Method). A skipped row says why.
 
 Reading the table: the engine's cost grows with synaptic events and neuron updates (and a per-sample
 part for reading the input frames); a time-stepped framework's cost is a dense (or sparse-matrix) product

@@ -11,9 +11,10 @@ pilot that sizes the timed runs.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from _machine import busy_cpu_seconds
@@ -26,6 +27,8 @@ class Timing:
     repeats: int
     result: Any = None
     other_cores: float = float("nan")  # cores kept busy by other processes during the runs (mean)
+    # `interleaved` only: per round, the best (wall, cpu) seconds of a call in it, None for a round without one
+    per_round: list[tuple[float, float] | None] = field(default_factory=list)
 
 
 def timed(fn: Callable[[], Any], cpu_clock: Callable[[], float] = time.process_time) -> tuple[float, float, Any]:
@@ -78,8 +81,9 @@ def interleaved(contenders: list[Contender], rounds: int = 3) -> None:
     """
     # per contender: best wall, best cpu, last result, total wall, this process's total CPU, machine busy
     best = [[math.inf, math.inf, None, 0.0, 0.0, 0.0] for _ in contenders]
+    per_round: list[list[tuple[float, float] | None]] = [[None] * rounds for _ in contenders]
     for r in range(rounds):
-        for c, b in zip(contenders, best, strict=True):
+        for i, (c, b) in enumerate(zip(contenders, best, strict=True)):
             calls = c.repeats // rounds + (1 if r < c.repeats % rounds else 0)
             for _ in range(calls):
                 if c.before is not None:
@@ -90,9 +94,22 @@ def interleaved(contenders: list[Contender], rounds: int = 3) -> None:
                 b[5] += busy_cpu_seconds() - busy0
                 b[0], b[1], b[2] = min(b[0], w), min(b[1], cpu), result
                 b[3] += w
-    for c, (wall, cpu, result, total_wall, own, busy) in zip(contenders, best, strict=True):
+                seen = per_round[i][r]
+                per_round[i][r] = (w, cpu) if seen is None else (min(seen[0], w), min(seen[1], cpu))
+    for c, (wall, cpu, result, total_wall, own, busy), rounds_seen in zip(contenders, best, per_round, strict=True):
         other = (busy - own) / total_wall if total_wall > 0 else float("nan")
-        c.timing = Timing(wall, cpu, max(1, c.repeats), result, max(0.0, other) if math.isfinite(other) else other)
+        c.timing = Timing(wall, cpu, max(1, c.repeats), result, max(0.0, other) if math.isfinite(other) else other,
+                          rounds_seen)
+
+
+def paired_ratio(a: list[tuple[float, float] | None], b: list[tuple[float, float] | None], which: int,
+                 scale: float = 1.0) -> float | None:
+    """The median over the rounds both contenders ran in of scale * a's time / b's (which: 0 wall, 1 CPU);
+    None without a common round. Two calls of one round ran minutes apart at most, usually seconds, so
+    each ratio compares times taken in one phase of the machine."""
+    ratios = [scale * x[which] / y[which] for x, y in zip(a, b, strict=False) if x is not None and y is not None
+              and y[which] > 0]
+    return float(statistics.median(ratios)) if ratios else None
 
 
 def repeats_for(estimate_s: float, budget_s: float, most: int = 5) -> int:

@@ -49,7 +49,7 @@ from _machine import (  # noqa: E402
     usable_cores,
     versions,
 )
-from _measure import Contender, Timing, interleaved, repeats_for, sized, timed  # noqa: E402
+from _measure import Contender, Timing, interleaved, paired_ratio, repeats_for, sized, timed  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -358,6 +358,7 @@ def time_slots(ctx: Context, slots: list[Slot]) -> None:
         if isinstance(s, Pending):
             assert s.contender.timing is not None
             row = s.make_row(s.contender.timing)
+            row["per_round"] = s.contender.timing.per_round
             _print_row(row)
         else:
             row = s
@@ -415,6 +416,15 @@ def _print_row(r: dict[str, Any]) -> None:
           f"{r.get('other', float('nan')):.1f} cores)", flush=True)
 
 
+def speedup(slow: dict[str, Any], fast: dict[str, Any], which: str) -> float:
+    """slow's time per inference over fast's (which: "wall" or "cpu"): the median of the ratios within the
+    interleaved rounds both ran in (_measure.paired_ratio), else the ratio of their bests."""
+    i = 0 if which == "wall" else 1
+    scale = fast.get("samples", 1) / slow.get("samples", 1)  # per call -> per inference
+    paired = paired_ratio(slow.get("per_round", []), fast.get("per_round", []), i, scale)
+    return paired if paired is not None else slow[f"ms_{which}"] / fast[f"ms_{which}"]
+
+
 def add_ratios(rows: list[dict[str, Any]]) -> None:
     """Each peer row gets the engine's speed-up: peer time / engine time, same workload, input, threads."""
     index = {(r["workload"], r["p"], r["impl"], r["config"], r["threads"]): r for r in rows if not r.get("skipped")}
@@ -424,8 +434,8 @@ def add_ratios(rows: list[dict[str, Any]]) -> None:
         e = index.get((r["workload"], r["p"], r["ref"][0], r["ref"][1], r["threads"]))
         if e is None:
             continue
-        r["ratio_wall"] = r["ms_wall"] / e["ms_wall"]
-        r["ratio_cpu"] = r["ms_cpu"] / e["ms_cpu"]
+        r["ratio_wall"] = speedup(r, e, "wall")
+        r["ratio_cpu"] = speedup(r, e, "cpu")
         r["ref_label"] = "neuroemu " + (r["ref"][1] if r["ref"][1].startswith("timed") else f"step {r['ref'][1]}")
 
 
@@ -510,10 +520,10 @@ def evaluate_targets(rows: list[dict[str, Any]], curves: dict[str, Any], load: A
         if r["impl"].startswith("neuroemu") and r["threads"] == 2 and not r.get("skipped") and r["samples"] >= 16:
             a = one.get((r["workload"], r["p"], r["impl"], r["config"]))
             if a:
-                pairs.append(a["ms_wall"] / r["ms_wall"])
-                work.append(r["ms_cpu"] / a["ms_cpu"])
+                pairs.append(speedup(a, r, "wall"))
+                work.append(speedup(r, a, "cpu"))
                 if max(a.get("other", 9.0), r.get("other", 9.0)) < QUIET_CORES:
-                    quiet.append(a["ms_wall"] / r["ms_wall"])
+                    quiet.append(pairs[-1])
     if pairs:
         text = (f"wall-time speed-up median {np.median(pairs):.2f}x (range {min(pairs):.2f}-{max(pairs):.2f}x) over "
                 f"the {len(pairs)} engine rows with batches of 16 or more samples; where other processes used less "
