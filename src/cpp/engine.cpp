@@ -104,7 +104,8 @@ void Engine::reset_sample() {
 void Engine::compact_input(Frames frames, int64_t bins, Interrupt* interrupt) {
     const int32_t n_in = net_.n_inputs();
     input_offsets_.assign(static_cast<size_t>(bins) + 1, 0);
-    input_events_.resize(static_cast<size_t>(bins));
+    const bool dense_input = net_.input_fanout().dense_width() > 0;
+    if (dense_input) input_events_.resize(static_cast<size_t>(bins));
     int64_t count = 0;
     for (int64_t t = 0; t < bins; ++t) {
         if ((t & 1023) == 1023 && interrupt && interrupt->requested()) throw Cancelled();  // a very long sample
@@ -134,15 +135,17 @@ void Engine::compact_input(Frames frames, int64_t bins, Interrupt* interrupt) {
             throw InputError("input value " + std::to_string(bad) + " at bin " + std::to_string(t) + ", channel " +
                              std::to_string(scan.first_invalid) + " is not a finite event count >= 0");
         }
-        int64_t events = 0;
-        if (frames.type == InputType::UInt8) {  // whole counts below 256: their sum in double is exact
-            double sum = 0.0;
-            for (int64_t e = 0; e < scan.nonzero; ++e) sum += values[e];
-            events = static_cast<int64_t>(sum);
-        } else {
-            for (int64_t e = 0; e < scan.nonzero; ++e) events += input_events(values[e]);
+        if (dense_input) {  // deliver_frame's fast path counts a bin's events at once; the others count per row
+            int64_t events = 0;
+            if (frames.type == InputType::UInt8) {  // whole counts below 256: their sum in double is exact
+                double sum = 0.0;
+                for (int64_t e = 0; e < scan.nonzero; ++e) sum += values[e];
+                events = static_cast<int64_t>(sum);
+            } else {
+                for (int64_t e = 0; e < scan.nonzero; ++e) events += input_events(values[e]);
+            }
+            input_events_[static_cast<size_t>(t)] = events;
         }
-        input_events_[static_cast<size_t>(t)] = events;
         count += scan.nonzero;
         input_offsets_[static_cast<size_t>(t) + 1] = count;
     }
