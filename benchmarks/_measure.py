@@ -71,35 +71,35 @@ class Contender:
 
 
 def interleaved(contenders: list[Contender], rounds: int = 3) -> None:
-    """Times the contenders in `rounds` rounds, each round calling every contender in turn; each keeps its
-    best wall and CPU time over its calls (its `repeats` spread as evenly as the rounds allow).
+    """Times the contenders in `rounds` rounds, each round calling every contender in turn (its `repeats`
+    spread as evenly as the rounds allow); each keeps its best wall and CPU time per round and overall.
 
     This machine runs at one speed for a while, then at another (up to 2-3x apart over minutes, other
     tenants' load on the shared cores): timed one after the other, an engine row and its peer's row may
     fall in different phases and their ratio in either direction. Interleaved, every row of a comparison
-    meets every phase the comparison saw, and the ratio of their bests compares like with like.
+    meets the phases of the same rounds, and `paired_ratio` compares two rows round by round.
     """
-    # per contender: best wall, best cpu, last result, total wall, this process's total CPU, machine busy
-    best = [[math.inf, math.inf, None, 0.0, 0.0, 0.0] for _ in contenders]
     per_round: list[list[tuple[float, float] | None]] = [[None] * rounds for _ in contenders]
+    # per contender: last result, total wall, this process's total CPU, machine busy
+    totals: list[list[Any]] = [[None, 0.0, 0.0, 0.0] for _ in contenders]
     for r in range(rounds):
-        for i, (c, b) in enumerate(zip(contenders, best, strict=True)):
-            calls = c.repeats // rounds + (1 if r < c.repeats % rounds else 0)
-            for _ in range(calls):
+        for c, seen, total in zip(contenders, per_round, totals, strict=True):
+            repeats = max(1, c.repeats)
+            for _ in range(repeats // rounds + (1 if r < repeats % rounds else 0)):
                 if c.before is not None:
                     c.before()
                 busy0, own0 = busy_cpu_seconds(), time.process_time()
-                w, cpu, result = timed(c.call, c.cpu_clock)
-                b[4] += time.process_time() - own0  # all this process's threads: none of it is other load
-                b[5] += busy_cpu_seconds() - busy0
-                b[0], b[1], b[2] = min(b[0], w), min(b[1], cpu), result
-                b[3] += w
-                seen = per_round[i][r]
-                per_round[i][r] = (w, cpu) if seen is None else (min(seen[0], w), min(seen[1], cpu))
-    for c, (wall, cpu, result, total_wall, own, busy), rounds_seen in zip(contenders, best, per_round, strict=True):
+                w, cpu, total[0] = timed(c.call, c.cpu_clock)
+                total[2] += time.process_time() - own0  # all this process's threads: none of it is other load
+                total[3] += busy_cpu_seconds() - busy0
+                total[1] += w
+                best = seen[r]
+                seen[r] = (w, cpu) if best is None else (min(best[0], w), min(best[1], cpu))
+    for c, seen, (result, total_wall, own, busy) in zip(contenders, per_round, totals, strict=True):
+        done = [x for x in seen if x is not None]
         other = (busy - own) / total_wall if total_wall > 0 else float("nan")
-        c.timing = Timing(wall, cpu, max(1, c.repeats), result, max(0.0, other) if math.isfinite(other) else other,
-                          rounds_seen)
+        c.timing = Timing(min(x[0] for x in done), min(x[1] for x in done), max(1, c.repeats), result,
+                          max(0.0, other) if math.isfinite(other) else other, seen)
 
 
 def paired_ratio(a: list[tuple[float, float] | None], b: list[tuple[float, float] | None], which: int,
