@@ -143,7 +143,7 @@ private:
     std::vector<int32_t> input_channels_;
     std::vector<double> input_values_;
     std::vector<int64_t> input_offsets_;
-    std::vector<int64_t> input_events_;  // per bin: its input events (synaptic events per synapse reached)
+    std::vector<int64_t> input_events_;  // per bin, for a dense input table only: its input events (per synapse)
     PendingQueue queue_;
 };
 
