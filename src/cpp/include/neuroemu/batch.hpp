@@ -19,8 +19,8 @@ struct BatchInput {
     int64_t bins;
 };
 
-// Runs samples 0 .. samples-1 on min(threads, samples) workers: kept threads (worker_threads.hpp), or the
-// calling thread itself when that is one. Each worker calls `make_worker` once (to own its scratch state) and
+// Runs samples 0 .. samples-1 on min(threads, samples) workers: the calling thread and kept threads
+// (worker_threads.hpp), each taking the next sample left. Each worker calls `make_worker` once (to own its scratch state) and
 // then the worker for each sample it takes; the worker should throw Cancelled once `interrupt` is requested.
 // `poll` runs on the calling thread about every 50 ms; returning true cancels the batch, which then throws
 // Cancelled. The first error of any worker is rethrown after all have stopped.
