@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from _measure import QUIET_AFTER_THREADS_S
 from _report import fmt_ms, markdown_table
 
 
@@ -62,6 +63,7 @@ def write_document(path: str, machine: dict[str, Any], ctx: Any, curves: dict[st
     v = machine["versions"]
     kernels = f"vector kernels: {machine.get('kernels', 'unknown')} (`NEUROEMU_KERNELS` selects others)"
     ev_md, nc_md, mc_md = _curve_tables(curves)
+    quiet_ms = QUIET_AFTER_THREADS_S * 1000
     fits = curves["events"]["fits"]
     check_md = markdown_table(
         ("workload", "check", "samples", "result", "float32 run: samples with equal spike counts"),
@@ -180,7 +182,9 @@ workload). Weights are rounded to float32 once, so that float32 frameworks hold 
   runs spread over the rounds). The time columns give each row's best over all rounds; a **speed-up**
   is the median, over the rounds both rows ran in, of the ratio of their best times within one round:
   each ratio compares two times taken seconds apart, in one phase of the machine, and so a speed-up
-  need not equal the ratio of the two rows' time columns.
+  need not equal the ratio of the two rows' time columns. After a multi-threaded row, the next row
+  starts {quiet_ms:.0f} ms later: a library's worker threads stay awake for a while after a call (torch's
+  OpenMP threads about 8 ms), and a short row timed meanwhile would share the cores with them.
 - **Other load**: the last column says how many cores other processes kept busy during a measurement
   (the machine's busy CPU time from `/proc/stat` minus this process's own, over the wall time). The
   2-thread target is judged only on pairs of rows where it stayed below 0.25 of a core.

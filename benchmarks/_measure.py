@@ -70,6 +70,13 @@ class Contender:
         return time.thread_time if self.threads == 1 else time.process_time
 
 
+# Worker threads of a multi-threaded call stay awake for a while after it: torch's OpenMP threads for about
+# 8 ms (measured), neuroemu's for 0.2 ms. A row timed within that window shares the cores with them: mlp's
+# 2-thread engine rows, whose calls take about half a millisecond, all fell into a 2-thread dense PyTorch
+# row's window and showed no gain from the second thread (1.00x against 1.6-1.9x alone).
+QUIET_AFTER_THREADS_S = 0.03
+
+
 def interleaved(contenders: list[Contender], rounds: int = 3) -> None:
     """Times the contenders in `rounds` rounds, each round calling every contender in turn (its `repeats`
     spread as evenly as the rounds allow); each keeps its best wall and CPU time per round and overall.
@@ -77,13 +84,18 @@ def interleaved(contenders: list[Contender], rounds: int = 3) -> None:
     This machine runs at one speed for a while, then at another (up to 2-3x apart over minutes, other
     tenants' load on the shared cores): timed one after the other, an engine row and its peer's row may
     fall in different phases and their ratio in either direction. Interleaved, every row of a comparison
-    meets the phases of the same rounds, and `paired_ratio` compares two rows round by round.
+    meets the phases of the same rounds, and `paired_ratio` compares two rows round by round. After a
+    multi-threaded contender, the next one starts once its threads have gone to sleep.
     """
     per_round: list[list[tuple[float, float] | None]] = [[None] * rounds for _ in contenders]
     # per contender: last result, total wall, this process's total CPU, machine busy
     totals: list[list[Any]] = [[None, 0.0, 0.0, 0.0] for _ in contenders]
+    previous: Contender | None = None
     for r in range(rounds):
         for c, seen, total in zip(contenders, per_round, totals, strict=True):
+            if previous is not None and previous is not c and previous.threads > 1:
+                time.sleep(QUIET_AFTER_THREADS_S)
+            previous = c
             repeats = max(1, c.repeats)
             for _ in range(repeats // rounds + (1 if r < repeats % rounds else 0)):
                 if c.before is not None:
