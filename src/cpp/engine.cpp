@@ -312,8 +312,12 @@ void Engine::deliver_frame(BinContext& ctx) {
 }
 
 inline void Engine::check(int32_t neuron, BinContext& ctx, bool received, bool bias_rule) {
+    if (checked_.insert(neuron)) update(neuron, ctx, received, bias_rule);
+}
+
+// check() for a neuron that no other check of this step can reach.
+inline void Engine::update(int32_t neuron, BinContext& ctx, bool received, bool bias_rule) {
     const auto i = static_cast<size_t>(neuron);
-    if (!checked_.insert(neuron)) return;
     const double current = current_[i];
     current_[i] = 0.0;
     if (refractory_bin_[i] == ctx.bin) return;  // the current is discarded
@@ -473,11 +477,12 @@ bool Engine::check_received_ranges(BinContext& ctx, int32_t first, int32_t last)
     return overlaps;
 }
 
-// Checks every neuron that received in this forward step (asynchronous schedules).
+// Checks every neuron that received in this forward step (asynchronous schedules). received_ lists each
+// neuron once, and the later checks of the step skip its members: no need to note them in checked_.
 void Engine::check_received(BinContext& ctx, bool bias_rule) {
     check_received_ranges(ctx, 0, net_.n_neurons());
     for (const int32_t neuron : received_) {
-        if (!in_received_range(neuron)) check(neuron, ctx, true, bias_rule);
+        if (!in_received_range(neuron)) update(neuron, ctx, true, bias_rule);
     }
 }
 
@@ -562,11 +567,12 @@ void Engine::run_async_bin(BinContext& ctx, Xoshiro256& rng) {
         check_received(ctx, step == 0);
         if (step == 0) {
             for (const int32_t neuron : net_.biased_neurons()) {
-                if (!in_received_range(neuron)) check(neuron, ctx, false, true);
+                if (!in_received_range(neuron) && !received_.contains(neuron)) check(neuron, ctx, false, true);
             }
         }
         for (size_t a = 0; a < above_.size(); ++a) {
-            if (!in_received_range(above_[a])) check(above_[a], ctx, false, step == 0);
+            const int32_t neuron = above_[a];
+            if (!in_received_range(neuron) && !received_.contains(neuron)) check(neuron, ctx, false, step == 0);
         }
         if (!above_.empty()) refresh_above();
         record_step(ctx, step);

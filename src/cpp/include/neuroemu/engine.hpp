@@ -97,6 +97,7 @@ private:
     void check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_t last, uint8_t* received);
     void widen_spans(int32_t lo, int32_t hi);
     void check(int32_t neuron, BinContext& ctx, bool received, bool bias_rule);
+    void update(int32_t neuron, BinContext& ctx, bool received, bool bias_rule);
     void spike(int32_t neuron, double u, int32_t bin);
     bool check_received_ranges(BinContext& ctx, int32_t first, int32_t last);
     void check_received(BinContext& ctx, bool bias_rule);

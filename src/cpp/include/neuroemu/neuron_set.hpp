@@ -21,6 +21,7 @@ public:
         members_.reset(new int32_t[n + 1]);
         size_ = 0;
     }
+    bool contains(int32_t neuron) const { return flags_[static_cast<std::size_t>(neuron)] != 0; }
     // Adds `neuron`; false if it was already a member.
     bool insert(int32_t neuron) {
         uint8_t& flag = flags_[static_cast<std::size_t>(neuron)];
