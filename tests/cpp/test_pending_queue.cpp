@@ -371,10 +371,23 @@ TEST_CASE("stateful: random operations against a brute-force reference ranker") 
         }
     };
 
+    // A small queue that often empties, and one that grows to hundreds of entries (a deep heap, with stale
+    // items of re-ranked entries far down) before a rare clear.
+    struct Mix {
+        int32_t n_entries;
+        int ops;
+        int push_per_mille;
+        int emit_per_mille;  // the rest clears
+        std::vector<int64_t> group_sizes;
+    };
+    const Mix mixes[] = {{12, 6000, 600, 370, {0, 1, 1, 2, 3, 5, 12}}, {700, 10000, 850, 149, {1, 2, 3, 4, 5}}};
+    for (const Mix& mix : mixes)
     for (const Schedule schedule : {Schedule::Momentum, Schedule::Fifo, Schedule::Random}) {
         CAPTURE(static_cast<int>(schedule));
+        CAPTURE(mix.n_entries);
         std::mt19937 gen(20240611u + static_cast<unsigned>(schedule));
-        const int32_t n_entries = 12;
+        const int32_t n_entries = mix.n_entries;
+        int64_t largest = 0;
         PendingQueue q;
         Xoshiro256 rng(5, 0);
         q.reset(n_entries, schedule);
@@ -383,18 +396,17 @@ TEST_CASE("stateful: random operations against a brute-force reference ranker") 
         const double keys[] = {-3.0, -2.0, -1.0, -0.0, 0.0, 0.5, 1.0, 2.0, HUGE_VAL};
         const double multiplicities[] = {1.0, 0.5, 2.0, 3.25};
         int64_t emitted = 0;
-        for (int op = 0; op < 6000; ++op) {
+        for (int op = 0; op < mix.ops; ++op) {
             CAPTURE(op);
-            const int kind = std::uniform_int_distribution<int>(0, 99)(gen);
-            if (kind < 60) {
+            const int kind = std::uniform_int_distribution<int>(0, 999)(gen);
+            if (kind < mix.push_per_mille) {
                 const auto e = std::uniform_int_distribution<int32_t>(0, n_entries - 1)(gen);
                 const double m = multiplicities[std::uniform_int_distribution<size_t>(0, 3)(gen)];
                 const double k = keys[std::uniform_int_distribution<size_t>(0, 8)(gen)];
                 q.push(e, m, k);
                 ref.push(e, m, k);
-            } else if (kind < 97) {
-                const int64_t choices[] = {0, 1, 1, 2, 3, 5, 12};
-                const int64_t f = choices[std::uniform_int_distribution<size_t>(0, 6)(gen)];
+            } else if (kind < mix.push_per_mille + mix.emit_per_mille) {
+                const int64_t f = mix.group_sizes[std::uniform_int_distribution<size_t>(0, mix.group_sizes.size() - 1)(gen)];
                 const int64_t n = ref.size();
                 const auto group = emit(q, f, rng);
                 REQUIRE(sorted_by_entry(group));
@@ -423,8 +435,10 @@ TEST_CASE("stateful: random operations against a brute-force reference ranker") 
             }
             REQUIRE(q.size() == ref.size());
             REQUIRE(q.empty() == (ref.size() == 0));
+            largest = std::max(largest, q.size());
         }
         CHECK(emitted > 1000);
+        if (mix.n_entries > 256) CHECK(largest > 256);  // (the deep case did happen)
     }
 }
 
