@@ -147,9 +147,9 @@ workload). Weights are rounded to float32 once, so that float32 frameworks hold 
 - **Engine** rows: `Emulator(network, schedule=..., group_size=F, record="totals").run_batch(inputs,
   threads=T)`; `timed` rows use `mode="timed"` with neuroemu's `loihi` profile on a mesh as large as the
   network needs. The input-validation and result conversion of the Python API are included. The binary
-  input frames reach the engine as a numpy `bool` array, which it reads in place (float64 frames of the
-  same events give the same results at eight times the memory traffic); the peers get float32 tensors.
-  Timed rows convert the frames to float64.
+  input frames reach the engine as a numpy `bool` array, which both modes read in place (float64 frames
+  of the same events give the same results at eight times the memory traffic); the peers get float32
+  tensors.
 - **dense PyTorch** (`benchmarks/_torch_dense.py`, also used by `bench_step_engine.py`): the same step
   model, momentum schedule, for a batch of {plan.dense_batch} samples at once (8 for `cnn`, whose steps
   are slow): every forward step is one dense matmul per layer and a full sort of the queue; float32 like

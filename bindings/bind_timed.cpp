@@ -50,14 +50,11 @@ py::dict run_timed(const neuroemu::Network& net, const HardwareModel& model, int
     config.max_deliveries_per_bin = max_deliveries_per_bin;
 
     neuroemu::TimedBatchInput input;
-    Array<double> frames;
-    if (!frames_or_none.is_none()) {
-        frames = frames_or_none.cast<Array<double>>();
-        if (frames.ndim() != 3 || frames.shape(2) != net.n_inputs() || frames.shape(1) != bins) {
-            throw neuroemu::ConfigError("frames must have shape (samples, bins, n_inputs)");
-        }
-        input.frames = frames.data();
-        input.samples = frames.shape(0);
+    if (!frames_or_none.is_none()) {  // read in place, as the step engine reads them
+        const neuroemu::BatchInput frames = neuroemu_bindings::batch_input(frames_or_none.cast<py::array>(), net);
+        if (frames.bins != bins) throw neuroemu::ConfigError("frames must have shape (samples, bins, n_inputs)");
+        input.frames = frames.frames;
+        input.samples = frames.samples;
     } else {
         if (event_ptr.size() < 1 || event_times.size() != event_channels.size() ||
             event_ptr.data()[event_ptr.size() - 1] != event_times.size()) {

@@ -487,6 +487,32 @@ def test_batch_result_arrays(small_network, small_inputs):
     assert batch.energy_pj.routing.sum() == 0.0
 
 
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.float32, np.int64])
+def test_every_frame_dtype_runs_exactly_as_float64(small_network, small_inputs, dtype):
+    """The timed engine reads bool, uint8 and float32 frames in place (others are converted): same results."""
+    em = timed(small_network, "loihi", schedule="momentum", trace=True)
+    counts = small_inputs * 2.0  # counts of 0 and 2 (bool frames: events of 1)
+    reference = em.run_batch(small_inputs if dtype is np.bool_ else counts, threads=2)
+    other = em.run_batch((small_inputs if dtype is np.bool_ else counts).astype(dtype), threads=2)
+    np.testing.assert_array_equal(reference.spike_counts, other.spike_counts)
+    np.testing.assert_array_equal(reference.timed.first_output_ps, other.timed.first_output_ps)
+    for a, b in zip(reference.trace, other.trace):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_bad_frame_value_is_named_by_sample_bin_and_channel(small_network, small_inputs, bad, dtype):
+    frames = small_inputs.astype(dtype)
+    frames[7, 5, 2] = bad
+    em = timed(small_network, "loihi")
+    with pytest.raises(neuroemu.InputError, match="sample 7, bin 5, channel 2"):
+        em.run_batch(frames, threads=2)
+    with pytest.raises(neuroemu.InputError, match="bin 5, channel 2"):
+        em.run(frames[7])
+    assert em.run_batch(small_inputs).spike_counts.shape[0] == len(small_inputs)  # the emulator still works
+
+
 def test_time_to_decision_none_on_a_tie():
     net = Network.from_weights([np.array([[2.0], [2.0]])], threshold=1.0, beta=1.0, dt=DT)
     res = timed(net, chain_hardware(1)).run(np.ones((2, 1)))

@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 
+#include "frame_scan.hpp"
 #include "neuroemu/counting.hpp"
 #include "neuroemu/errors.hpp"
 #include "kernels.hpp"
@@ -115,38 +116,19 @@ void Engine::compact_input(Frames frames, int64_t bins, Interrupt* interrupt) {
         }
         int32_t* channels = input_channels_.data() + count;
         double* values = input_values_.data() + count;
-        const Frames frame = frames.advanced(t * n_in);
-        kernels::FrameScan scan;
-        switch (frames.type) {
-            case InputType::Float64:
-                scan = kernels_.scan_nonzero(static_cast<const double*>(frame.data), n_in, channels, values);
-                break;
-            case InputType::Float32:
-                scan = kernels_.scan_nonzero_f32(static_cast<const float*>(frame.data), n_in, channels, values);
-                break;
-            case InputType::UInt8:
-                scan = kernels_.scan_nonzero_u8(static_cast<const uint8_t*>(frame.data), n_in, channels, values);
-                break;
-        }
-        if (scan.first_invalid >= 0) {
-            const double bad = frames.type == InputType::Float64
-                                   ? static_cast<const double*>(frame.data)[scan.first_invalid]
-                                   : static_cast<double>(static_cast<const float*>(frame.data)[scan.first_invalid]);
-            throw InputError("input value " + std::to_string(bad) + " at bin " + std::to_string(t) + ", channel " +
-                             std::to_string(scan.first_invalid) + " is not a finite event count >= 0");
-        }
+        const int64_t nonzero = scan_frame(kernels_, frames.advanced(t * n_in), n_in, t, channels, values);
         if (dense_input) {  // deliver_frame's fast path counts a bin's events at once; the others count per row
             int64_t events = 0;
             if (frames.type == InputType::UInt8) {  // whole counts below 256: their sum in double is exact
                 double sum = 0.0;
-                for (int64_t e = 0; e < scan.nonzero; ++e) sum += values[e];
+                for (int64_t e = 0; e < nonzero; ++e) sum += values[e];
                 events = static_cast<int64_t>(sum);
             } else {
-                for (int64_t e = 0; e < scan.nonzero; ++e) events += input_events(values[e]);
+                for (int64_t e = 0; e < nonzero; ++e) events += input_events(values[e]);
             }
             input_events_[static_cast<size_t>(t)] = events;
         }
-        count += scan.nonzero;
+        count += nonzero;
         input_offsets_[static_cast<size_t>(t) + 1] = count;
     }
 }

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "frame_scan.hpp"
+#include "kernels.hpp"
 #include "neuroemu/batch.hpp"
 #include "neuroemu/counting.hpp"
 #include "neuroemu/errors.hpp"
@@ -694,16 +696,8 @@ void run_timed_batch(const Network& network, const HardwareModel& model, const T
     if (input.samples <= 0) return;
     if (!model.fits(network)) throw ConfigError("the hardware mapping was built for another network");
     const int64_t n_in = network.n_inputs();
-    if (input.frames) {
-        const int64_t n_values = input.samples * input.bins * n_in;
-        for (int64_t k = 0; k < n_values; ++k) {
-            const double x = input.frames[k];
-            if (!(x >= 0.0) || !std::isfinite(x)) {
-                throw ConfigError("input value " + std::to_string(x) + " at flat index " + std::to_string(k) +
-                                  " is not a finite event count >= 0");
-            }
-        }
-    } else {
+    const bool frames = input.frames.data != nullptr;  // (each worker checks the values of its own samples)
+    if (!frames) {
         if (input.event_ptr[0] < 0) throw ConfigError("event_ptr must start at 0 or above");
         for (int64_t b = 0; b < input.samples; ++b) {
             if (input.event_ptr[b] > input.event_ptr[b + 1]) throw ConfigError("event_ptr must be non-decreasing");
@@ -713,18 +707,24 @@ void run_timed_batch(const Network& network, const HardwareModel& model, const T
     const int64_t n_out = network.n_outputs();
     // Timestamped events are individual messages by nature: prioritised input applies to frames only.
     TimedConfig run_config = config;
-    if (!input.frames) run_config.prioritize_input = false;
+    if (!frames) run_config.prioritize_input = false;
+    const kernels::Table& kernels = kernels::table();
     auto make_worker = [&]() -> SampleWorker {
         auto engine = std::make_shared<TimedEngine>(network, model);
         auto events = std::make_shared<std::vector<InputEvent>>();
-        return [&, engine, events](int64_t b, Interrupt* interrupt) {
+        // one bin's non-zero channels and counts
+        auto channels = std::make_shared<std::vector<int32_t>>(static_cast<std::size_t>(frames ? n_in : 0));
+        auto values = std::make_shared<std::vector<double>>(static_cast<std::size_t>(frames ? n_in : 0));
+        return [&, engine, events, channels, values](int64_t b, Interrupt* interrupt) {
             events->clear();
-            if (input.frames) {
-                const double* frames = input.frames + b * input.bins * n_in;
+            if (frames) {
+                const Frames sample = input.frames.advanced(b * input.bins * n_in);
                 for (int64_t t = 0; t < input.bins; ++t) {
-                    for (int64_t ch = 0; ch < n_in; ++ch) {
-                        const double x = frames[t * n_in + ch];
-                        if (x > 0.0) events->push_back({t * model.dt(), static_cast<int32_t>(ch), x});
+                    const int64_t nonzero =
+                        scan_frame(kernels, sample.advanced(t * n_in), n_in, t, channels->data(), values->data());
+                    for (int64_t e = 0; e < nonzero; ++e) {
+                        events->push_back({t * model.dt(), (*channels)[static_cast<std::size_t>(e)],
+                                           (*values)[static_cast<std::size_t>(e)]});
                     }
                 }
             } else {

@@ -68,7 +68,7 @@ def run_timed(
     continuous_leak: bool,
     prioritize_input: bool,
     max_deliveries_per_bin: int,
-    frames: NDArray[np.float64] | None,
+    frames: NDArray[Any] | None,  # float64, float32, uint8 or bool, C-contiguous, read in place
     event_times: NDArray[np.int64],
     event_channels: NDArray[np.int32],
     event_ptr: NDArray[np.int64],

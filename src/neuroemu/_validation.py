@@ -28,20 +28,19 @@ def real_array(value: Any, name: str, keep: tuple[Any, ...] = ()) -> NDArray[Any
     return np.asarray(array, dtype=np.float64, order="C")
 
 
-# The element types the step engine reads in place (binary frames as bool or uint8: an eighth of float64's
+# The element types the engines read in place (binary frames as bool or uint8: an eighth of float64's
 # memory traffic); any other real dtype is converted to float64.
 ENGINE_FRAME_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.uint8), np.dtype(np.bool_))
 
 
-def event_frames(value: Any, name: str, n_inputs: int, ndim: int, *, for_step_engine: bool = False) -> NDArray[Any]:
-    """Checks frames of non-negative event counts shaped (..., bins, n_inputs) with ``ndim`` axes.
+def event_frames(value: Any, name: str, n_inputs: int, ndim: int) -> NDArray[Any]:
+    """Checks the type and shape of frames of event counts shaped (..., bins, n_inputs) with ``ndim`` axes.
 
-    With ``for_step_engine`` only the type and shape are checked here and the frames keep any dtype of
-    ``ENGINE_FRAME_DTYPES``: the step engine checks every value itself while it reads the frames (one pass
-    instead of three); its InputError is then explained by :func:`raise_bad_values`. Otherwise the values
-    are checked here and the frames are float64.
+    The frames keep any dtype of ``ENGINE_FRAME_DTYPES``: the engines (step and timed) check every value
+    themselves while they read the frames (one pass instead of three), and their InputError is then
+    explained by :func:`raise_bad_values`.
     """
-    frames = real_array(value, name, keep=ENGINE_FRAME_DTYPES if for_step_engine else ())
+    frames = real_array(value, name, keep=ENGINE_FRAME_DTYPES)
     layout = "(bins, n_inputs)" if ndim == 2 else "(samples, bins, n_inputs)"
     if frames.ndim != ndim:
         raise InputError(f"{name} must be a {ndim}-D array shaped {layout}, got shape {frames.shape}")
@@ -49,8 +48,6 @@ def event_frames(value: Any, name: str, n_inputs: int, ndim: int, *, for_step_en
         raise InputError(
             f"{name} has {frames.shape[-1]} input channels (last axis), the network has {n_inputs}"
         )
-    if not for_step_engine:
-        raise_bad_values(frames, name)
     return frames
 
 

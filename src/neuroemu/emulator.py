@@ -229,7 +229,7 @@ class Emulator:
 
     def run(self, frames: Any) -> Result:
         """Runs one sample (sample index 0); ``frames`` is ``(T, n_inputs)`` of event counts >= 0."""
-        checked = event_frames(frames, "frames", self.network.n_inputs, ndim=2, for_step_engine=self.mode == "step")
+        checked = event_frames(frames, "frames", self.network.n_inputs, ndim=2)
         try:
             return self._run(checked[None], threads=1, first_index=0, labels=None)[0]
         except InputError:
@@ -244,7 +244,7 @@ class Emulator:
         Sample ``b`` is sample index ``first_index + b`` for the random schedule, so a batch split into
         parts gives the same results as the whole, for any number of threads. Ctrl-C stops it promptly.
         """
-        checked = event_frames(inputs, "inputs", self.network.n_inputs, ndim=3, for_step_engine=self.mode == "step")
+        checked = event_frames(inputs, "inputs", self.network.n_inputs, ndim=3)
         n_threads = _available_cores() if threads is None else positive_int(threads, "threads")
         first = non_negative_int(first_index, "first_index")
         label_array = None

@@ -193,7 +193,7 @@ private:
 // A batch for the timed model: either frames (samples, bins, n_inputs), each bin's events released at the
 // bin start, or timestamped events per sample (CSR over samples: event_ptr has samples + 1 entries).
 struct TimedBatchInput {
-    const double* frames = nullptr;
+    Frames frames{nullptr};  // (samples, bins, n_inputs), any InputType; data null for events
     const int64_t* event_times = nullptr;   // ps
     const int32_t* event_channels = nullptr;
     const int64_t* event_ptr = nullptr;
