@@ -38,6 +38,13 @@ def timed(fn: Callable[[], Any], cpu_clock: Callable[[], float] = time.process_t
     return time.perf_counter() - t0, cpu_clock() - c0, result
 
 
+def other_cores(machine_busy: float, own: float, wall: float) -> float:
+    """Cores kept busy by other processes: the machine's busy CPU seconds minus this process's own, over
+    the wall time (never below 0; NaN without wall time)."""
+    other = (machine_busy - own) / wall if wall > 0 else float("nan")
+    return max(0.0, other) if math.isfinite(other) else other
+
+
 def best_of(fn: Callable[[], Any], repeats: int) -> Timing:
     """Best wall and CPU time of `repeats` calls, and how many cores other processes kept busy meanwhile
     (machine-wide busy CPU time from /proc/stat minus this process's own, over the wall time)."""
@@ -48,8 +55,7 @@ def best_of(fn: Callable[[], Any], repeats: int) -> Timing:
         w, c, result = timed(fn)
         wall, cpu = min(wall, w), min(cpu, c)
         total_wall, total_cpu = total_wall + w, total_cpu + c
-    other = (busy_cpu_seconds() - busy0 - total_cpu) / total_wall if total_wall > 0 else float("nan")
-    return Timing(wall, cpu, max(1, repeats), result, max(0.0, other) if math.isfinite(other) else other)
+    return Timing(wall, cpu, max(1, repeats), result, other_cores(busy_cpu_seconds() - busy0, total_cpu, total_wall))
 
 
 @dataclass
@@ -109,9 +115,8 @@ def interleaved(contenders: list[Contender], rounds: int = 3) -> None:
                 seen[r] = (w, cpu) if best is None else (min(best[0], w), min(best[1], cpu))
     for c, seen, (result, total_wall, own, busy) in zip(contenders, per_round, totals, strict=True):
         done = [x for x in seen if x is not None]
-        other = (busy - own) / total_wall if total_wall > 0 else float("nan")
         c.timing = Timing(min(x[0] for x in done), min(x[1] for x in done), max(1, c.repeats), result,
-                          max(0.0, other) if math.isfinite(other) else other, seen)
+                          other_cores(busy, own, total_wall), seen)
 
 
 def paired_ratio(a: list[tuple[float, float] | None], b: list[tuple[float, float] | None], which: int,
