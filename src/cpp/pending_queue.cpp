@@ -29,14 +29,14 @@ void PendingQueue::push(int32_t entry, double multiplicity, double key) {
     const bool ranks_by_heap = schedule_ == Schedule::Momentum || schedule_ == Schedule::Fifo;
     // fifo keeps the age of an entry that is already queued; momentum re-ranks by the latest potential.
     if (ranks_by_heap && (!was_queued || schedule_ == Schedule::Momentum)) {
-        heap_push({key, entry, ++version_[e]});
+        heap_push(make_item(key, entry, ++version_[e]));
     }
 }
 
 // Puts `item` into the hole at `hole`, or higher up where it ranks above its parent.
 void PendingQueue::sift_up(size_t hole, const HeapItem& item) {
     while (hole > 0) {
-        const size_t parent = (hole - 1) / 2;
+        const size_t parent = (hole - 1) / kArity;
         if (!ranks_lower(heap_[parent], item)) break;
         heap_[hole] = heap_[parent];
         hole = parent;
@@ -49,10 +49,14 @@ void PendingQueue::heap_push(const HeapItem& item) {
     sift_up(heap_.size() - 1, item);
 }
 
-// Removes and returns the top item. The hole left at the top walks down to a leaf, the higher child moving
-// up at each level (chosen without a branch: which child ranks higher is a coin toss, and mispredicted
-// branches made std::pop_heap a fifth of the momentum schedule's time); the last item then fills the hole
-// and rises to its place, usually no more than a level or two.
+// Removes and returns the top item. The hole left at the top walks down to a leaf, the highest of its four
+// children moving up at each level, chosen by a two-round tournament of conditional moves: which child ranks
+// highest is a coin toss, and mispredicted branches made std::pop_heap a fifth of the momentum schedule's
+// time. The last item then fills the hole and rises to its place, usually no more than a level.
+//
+// A pop is a chain of dependent loads, one per level: four children per level halve the levels of a binary
+// heap, and the 128-bit items compare in two integer instructions. Measured alone (4 pushes and a group of 4
+// per step, 300 queued): 250 ns per step against 410 for the binary heap of (double, entry) items.
 PendingQueue::HeapItem PendingQueue::heap_pop() {
     const HeapItem top = heap_.front();
     const HeapItem last = heap_.back();
@@ -62,14 +66,24 @@ PendingQueue::HeapItem PendingQueue::heap_pop() {
     HeapItem* heap = heap_.data();
     size_t hole = 0;
     size_t child = 1;
-    for (; child + 1 < n; child = 2 * hole + 1) {
-        child += static_cast<size_t>(ranks_lower(heap[child], heap[child + 1]));
-        heap[hole] = heap[child];
-        hole = child;
+    for (; child + 3 < n; child = kArity * hole + 1) {
+        const HeapItem a = heap[child];
+        const HeapItem b = heap[child + 1];
+        const HeapItem c = heap[child + 2];
+        const HeapItem d = heap[child + 3];
+        const bool b_wins = ranks_lower(a, b);
+        const bool d_wins = ranks_lower(c, d);
+        const HeapItem left = b_wins ? b : a;
+        const HeapItem right = d_wins ? d : c;
+        const bool right_wins = ranks_lower(left, right);
+        heap[hole] = right_wins ? right : left;
+        hole = right_wins ? child + 2 + d_wins : child + b_wins;
     }
-    if (child < n) {
-        heap[hole] = heap[child];
-        hole = child;
+    if (child < n) {  // a last level with fewer than four children
+        size_t best = child;
+        for (size_t k = child + 1; k < n; ++k) best = ranks_lower(heap[best], heap[k]) ? k : best;
+        heap[hole] = heap[best];
+        hole = best;
     }
     sift_up(hole, last);
     return top;
@@ -112,9 +126,10 @@ void PendingQueue::emit(int64_t group_size, Xoshiro256& rng, std::vector<Emissio
     } else {
         while (static_cast<int64_t>(group.size()) < group_size) {
             const HeapItem top = heap_pop();
-            const auto e = static_cast<size_t>(top.entry);
-            if (position_[e] < 0 || version_[e] != top.version) continue;  // stale
-            take(top.entry, group);
+            const int32_t entry = entry_of(top);
+            const auto e = static_cast<size_t>(entry);
+            if (position_[e] < 0 || version_[e] != version_of(top)) continue;  // stale
+            take(entry, group);
         }
     }
     std::sort(group.begin(), group.end(), [](const Emission& a, const Emission& b) { return a.entry < b.entry; });

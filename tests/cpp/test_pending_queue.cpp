@@ -393,7 +393,9 @@ TEST_CASE("stateful: random operations against a brute-force reference ranker") 
         q.reset(n_entries, schedule);
         Reference ref{std::vector<bool>(n_entries, false), std::vector<double>(n_entries, 0.0),
                       std::vector<double>(n_entries, 0.0), schedule};
-        const double keys[] = {-3.0, -2.0, -1.0, -0.0, 0.0, 0.5, 1.0, 2.0, HUGE_VAL};
+        // Keys of both signs and every magnitude (the heap orders their bit patterns, not the doubles).
+        const double keys[] = {-1e300, -3.0, -2.0, -1.0, -4.9e-324, -0.0, 0.0, 4.9e-324, 0.5, 1.0, 2.0, 1e300, HUGE_VAL};
+        constexpr size_t kKeys = sizeof keys / sizeof keys[0];
         const double multiplicities[] = {1.0, 0.5, 2.0, 3.25};
         int64_t emitted = 0;
         for (int op = 0; op < mix.ops; ++op) {
@@ -402,7 +404,7 @@ TEST_CASE("stateful: random operations against a brute-force reference ranker") 
             if (kind < mix.push_per_mille) {
                 const auto e = std::uniform_int_distribution<int32_t>(0, n_entries - 1)(gen);
                 const double m = multiplicities[std::uniform_int_distribution<size_t>(0, 3)(gen)];
-                const double k = keys[std::uniform_int_distribution<size_t>(0, 8)(gen)];
+                const double k = keys[std::uniform_int_distribution<size_t>(0, kKeys - 1)(gen)];
                 q.push(e, m, k);
                 ref.push(e, m, k);
             } else if (kind < mix.push_per_mille + mix.emit_per_mille) {

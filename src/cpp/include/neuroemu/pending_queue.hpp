@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "neuroemu/random.hpp"
@@ -36,15 +37,25 @@ public:
     void clear();
 
 private:
-    struct HeapItem {
-        double key;
-        int32_t entry;
-        uint32_t version;
-    };
-    // Bitwise, not short-circuit, operators: the result feeds a conditional move, not a branch.
-    static bool ranks_lower(const HeapItem& a, const HeapItem& b) {
-        return (a.key < b.key) | ((a.key == b.key) & (a.entry > b.entry));
+    // A heap item is one 128-bit number whose unsigned order is the rank: the key's bits, mapped so that
+    // they order as the double does (-0.0 first made +0.0, its equal), above the complemented entry (on equal
+    // keys the lower entry ranks higher) and the version (which orders only an entry's own stale items).
+    __extension__ typedef unsigned __int128 HeapItem;  // (__extension__: a GCC and Clang type, not ISO C++)
+    static HeapItem make_item(double key, int32_t entry, uint32_t version) {
+        key += 0.0;  // -0.0 + 0.0 is +0.0; every other key is unchanged
+        uint64_t bits;
+        std::memcpy(&bits, &key, sizeof bits);
+        // Negative doubles order backwards as integers (flip all bits); positive ones go above them.
+        bits = (bits >> 63) != 0 ? ~bits : bits | (uint64_t{1} << 63);
+        const uint64_t low = (uint64_t{~static_cast<uint32_t>(entry)} << 32) | version;
+        return (static_cast<HeapItem>(bits) << 64) | low;
     }
+    static int32_t entry_of(HeapItem item) {
+        return static_cast<int32_t>(~static_cast<uint32_t>(static_cast<uint64_t>(item) >> 32));
+    }
+    static uint32_t version_of(HeapItem item) { return static_cast<uint32_t>(static_cast<uint64_t>(item)); }
+    static bool ranks_lower(HeapItem a, HeapItem b) { return a < b; }
+    static constexpr std::size_t kArity = 4;
     void sift_up(std::size_t hole, const HeapItem& item);
     void heap_push(const HeapItem& item);
     HeapItem heap_pop();
@@ -56,7 +67,7 @@ private:
     std::vector<int32_t> position_;   // index into queued_, -1 when not queued
     std::vector<uint32_t> version_;   // invalidates stale heap items (momentum re-ranks on a new spike)
     std::vector<int32_t> queued_;
-    std::vector<HeapItem> heap_;  // a binary max-heap by rank: the highest-ranked item first
+    std::vector<HeapItem> heap_;  // a 4-ary max-heap by rank: the highest-ranked item first
 };
 
 }  // namespace neuroemu
