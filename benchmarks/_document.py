@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from _machine import probe_text
 from _measure import QUIET_AFTER_THREADS_S
 from _report import fmt_ms, markdown_table
 
@@ -81,6 +82,7 @@ def write_document(path: str, machine: dict[str, Any], ctx: Any, curves: dict[st
     core_text = (f"{core.get('n_inputs', '?'):,} inputs, 4 hidden layers of {core.get('n_hidden', '?'):,} neurons, "
                  "100 outputs, fan-out 100")
     load_start, load_end = _load(machine["load_start"]), _load(machine.get("load_end"))
+    probes_start, probes_end = probe_text(machine.get("probes_start")), probe_text(machine.get("probes_end"))
     versions = (f"Python {v['python']}, numpy {v['numpy']}, scipy {v['scipy']}, torch {v['torch']}, "
                 f"snnTorch {v['snntorch']}, SANA-FE {v['sanafe']}, neuroemu {v['neuroemu']}")
     fit_text = "; ".join(f"{k}: {1e3 * f['a']:.0f} us + {1e6 * f['b']:.1f} ns per event, R^2 = {f['r2']:.4f}"
@@ -103,6 +105,7 @@ on the same network, the same input statistics, the same schedule and the same n
 | --- | --- |
 | CPU | {machine['cpu']}, {machine['cores']} usable cores |
 | load average (1, 5, 15 min) | at the start {load_start}; at the end {load_end} |
+| speed probes (`_machine.speed_probes`) | at the start {probes_start}; at the end {probes_end} |
 | neuroemu extension | **{machine['build']}** build ({machine['build_why']}); {kernels} |
 | versions | {versions} |
 | SANA-FE | {machine['sanafe']} |
@@ -110,7 +113,11 @@ on the same network, the same input statistics, the same schedule and the same n
 
 This machine is shared: other jobs ran during the measurements (see the load average). Wall times of
 2-thread runs suffer most from that; CPU times (the work done by this process, all threads) much less.
-Compare ratios within one run, never numbers from different runs or machines.
+Other tenants also share the memory system, and its speed swings between phases that last minutes: the
+speed probes (random reads from a 64 MB array, and a small matrix product) read it at the start and the
+end. A slow phase does not slow every kind of work alike, so even ratios differ between runs (by up to
+1.5x between two runs of the same code an hour apart). Compare ratios within one run, never numbers from
+different runs or machines.
 
 ## Targets
 

@@ -55,6 +55,47 @@ def busy_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def speed_probes() -> dict[str, float]:
+    """Two quick readings of how fast this machine runs right now (about 2 s): its speed swings between
+    phases as other tenants come and go, and the probes, taken at the start and the end of a run, show
+    which phase a run met.
+
+    ``random_read_ns``: nanoseconds per random 8-byte read from a 64 MB array (numpy gather), which sets
+    the pace of scattered work on tables larger than the caches; ``matmul_gflops``: a 256 x 256 float32
+    matrix product on one thread (torch), the dense peers' kind of work. Each is the best of 5.
+    """
+    import time
+
+    import numpy as np
+    import torch
+
+    rng = np.random.default_rng(0)
+    table = rng.random(8 << 20)
+    where = rng.integers(0, table.size, 1 << 20)
+    a = torch.rand(256, 256)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        reads, flops = [], []
+        for _ in range(5):
+            t = time.perf_counter()
+            table[where].sum()
+            reads.append((time.perf_counter() - t) / where.size * 1e9)
+            t = time.perf_counter()
+            for _ in range(20):
+                torch.mm(a, a)
+            flops.append(20 * 2 * 256**3 / (time.perf_counter() - t) / 1e9)
+    finally:
+        torch.set_num_threads(threads)
+    return {"random_read_ns": min(reads), "matmul_gflops": max(flops)}
+
+
+def probe_text(probes: dict[str, float] | None) -> str:
+    if not probes:
+        return "-"
+    return f"{probes['random_read_ns']:.1f} ns per random read, {probes['matmul_gflops']:.0f} GFLOP/s matmul"
+
+
 def _elf_section_names(path: str) -> set[str]:
     """Section names of a 64-bit little-endian ELF file (empty set if it is not one)."""
     with open(path, "rb") as f:

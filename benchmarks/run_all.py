@@ -45,7 +45,9 @@ from _machine import (  # noqa: E402
     cpu_model,
     load_average,
     prefer_build,
+    probe_text,
     settle_memory,
+    speed_probes,
     usable_cores,
     versions,
 )
@@ -627,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
         print("WARNING: not a Release build of neuroemu's extension: its timings are not meaningful "
               "(pip install . in a fresh venv, or --neuroemu-path to a Release build)")
     torch.set_num_threads(1)
+    machine["probes_start"] = speed_probes()
+    print("speed probes: " + probe_text(machine["probes_start"]), flush=True)
     ctx = Context(neuroemu, torch, sanafe, sanafe_note, timed_hardware(neuroemu))
 
     built: dict[str, Any] = {}
@@ -653,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
 
     load_end = load_average()
     machine["load_end"] = load_end
+    machine["probes_end"] = speed_probes()
     machine["seconds"] = time.time() - started
     targets = evaluate_targets(ctx.rows, curves, load_start)
 
@@ -663,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n## targets\n")
     print(target_table)
     print(f"\nload average at the end: {'-' if not load_end else ', '.join(f'{v:.2f}' for v in load_end)}; "
-          f"total {machine['seconds'] / 60:.1f} min")
+          f"speed probes at the end: {probe_text(machine['probes_end'])}; total {machine['seconds'] / 60:.1f} min")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "rows": ctx.rows, "checks": ctx.checks, "curves": curves,
