@@ -116,7 +116,7 @@ This machine is shared: other jobs ran during the measurements (see the load ave
 Other tenants also share the memory system, and its speed swings between phases that last minutes: the
 speed probes (random reads from a 64 MB array, and a small matrix product) read it at the start and the
 end. A slow phase does not slow every kind of work alike, so even ratios differ between runs (by up to
-1.5x between two runs of the same code an hour apart). Compare ratios within one run, never numbers from
+1.4x between two runs an hour apart). Compare ratios within one run, never numbers from
 different runs or machines.
 
 ## Targets
