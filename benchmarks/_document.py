@@ -113,11 +113,11 @@ on the same network, the same input statistics, the same schedule and the same n
 
 This machine is shared: other jobs ran during the measurements (see the load average). Wall times of
 2-thread runs suffer most from that; CPU times (the work done by this process, all threads) much less.
-Other tenants also share the memory system, and its speed swings between phases that last minutes: the
-speed probes (random reads from a 64 MB array, and a small matrix product) read it at the start and the
-end. A slow phase does not slow every kind of work alike, so even ratios differ between runs (by up to
-1.4x between two runs an hour apart). Compare ratios within one run, never numbers from
-different runs or machines.
+Other tenants share the host too: one core at a time runs up to 2x slower for seconds to minutes (two
+processes pinned to different cores never slowed together), and the speed probes (random reads from a
+64 MB array, and a small matrix product) read the machine at the start and the end. A slow spell does not
+slow every kind of work alike, so even ratios differ between runs (by up to 1.4x between two runs an hour
+apart). Compare ratios within one run, never numbers from different runs or machines.
 
 ## Targets
 
