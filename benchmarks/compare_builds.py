@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         serve(args)
     elif not args.builds:
         ap.error("name at least one build folder")
+    elif args.rounds < 2:
+        ap.error("--rounds must be at least 2 (the quartiles need two ratios)")
     else:
         compare(args)
     return 0
