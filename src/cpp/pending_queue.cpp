@@ -5,28 +5,37 @@
 namespace neuroemu {
 
 void PendingQueue::reset(int64_t n_entries, Schedule schedule) {
-    schedule_ = schedule;
     const auto n = static_cast<size_t>(n_entries);
     if (multiplicity_.size() == n) {
-        clear();  // only queued entries differ from the empty state: O(queued), not O(entries)
+        // Only queued entries differ from the empty state: O(queued), not O(entries). Cleared under the old
+        // schedule, which knows where its entries are listed.
+        clear();
+        schedule_ = schedule;
         return;
     }
+    schedule_ = schedule;
     multiplicity_.assign(n, 0.0);
     position_.assign(n, -1);
     version_.assign(n, 0);
     queued_.clear();
     heap_.clear();
+    size_ = 0;
 }
 
 void PendingQueue::push(int32_t entry, double multiplicity, double key) {
     const auto e = static_cast<size_t>(entry);
     const bool was_queued = position_[e] >= 0;
     multiplicity_[e] += multiplicity;
-    if (!was_queued) {
-        position_[e] = static_cast<int32_t>(queued_.size());
-        queued_.push_back(entry);
-    }
     const bool ranks_by_heap = schedule_ == Schedule::Momentum || schedule_ == Schedule::Fifo;
+    if (!was_queued) {
+        ++size_;
+        if (ranks_by_heap) {
+            position_[e] = 0;  // (a flag: the heap finds its entries)
+        } else {
+            position_[e] = static_cast<int32_t>(queued_.size());
+            queued_.push_back(entry);
+        }
+    }
     // fifo keeps the age of an entry that is already queued; momentum re-ranks by the latest potential.
     if (ranks_by_heap && (!was_queued || schedule_ == Schedule::Momentum)) {
         heap_push(make_item(key, entry, ++version_[e]));
@@ -100,22 +109,39 @@ void PendingQueue::take(int32_t entry, std::vector<Emission>& group) {
     const auto e = static_cast<size_t>(entry);
     group.push_back({entry, multiplicity_[e]});
     multiplicity_[e] = 0.0;
-    remove_at(static_cast<size_t>(position_[e]));
+    if (schedule_ == Schedule::Random) remove_at(static_cast<size_t>(position_[e]));
     position_[e] = -1;
+    --size_;
+}
+
+// Calls visit(entry) once for each queued entry: the random schedule lists them; the heap holds one item of
+// each at its current version, beside stale ones.
+template <typename Visit>
+void PendingQueue::for_each_queued(Visit visit) const {
+    if (schedule_ == Schedule::Random) {
+        for (const int32_t entry : queued_) visit(entry);
+        return;
+    }
+    for (const HeapItem item : heap_) {
+        const int32_t entry = entry_of(item);
+        const auto e = static_cast<size_t>(entry);
+        if (position_[e] >= 0 && version_[e] == version_of(item)) visit(entry);
+    }
 }
 
 void PendingQueue::emit(int64_t group_size, Xoshiro256& rng, std::vector<Emission>& group) {
     group.clear();
-    const auto n = static_cast<int64_t>(queued_.size());
+    const int64_t n = size_;
     if (group_size <= 0 || group_size >= n) {
-        for (const int32_t entry : queued_) {
+        for_each_queued([&](int32_t entry) {
             const auto e = static_cast<size_t>(entry);
             group.push_back({entry, multiplicity_[e]});
             multiplicity_[e] = 0.0;
             position_[e] = -1;
-        }
+        });
         queued_.clear();
         heap_.clear();
+        size_ = 0;
     } else if (schedule_ == Schedule::Random) {
         // A partial Fisher-Yates shuffle from the back: each pick is uniform over the entries left.
         for (int64_t picked = 0; picked < group_size; ++picked) {
@@ -136,12 +162,13 @@ void PendingQueue::emit(int64_t group_size, Xoshiro256& rng, std::vector<Emissio
 }
 
 void PendingQueue::clear() {
-    for (const int32_t entry : queued_) {
+    for_each_queued([&](int32_t entry) {
         multiplicity_[static_cast<size_t>(entry)] = 0.0;
         position_[static_cast<size_t>(entry)] = -1;
-    }
+    });
     queued_.clear();
     heap_.clear();
+    size_ = 0;
 }
 
 }  // namespace neuroemu

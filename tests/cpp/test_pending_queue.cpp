@@ -333,6 +333,33 @@ TEST_CASE("clear() empties the queue and forgets multiplicities and heap items")
     }
 }
 
+TEST_CASE("reset() to another schedule forgets what was queued under the old one") {
+    const Schedule schedules[] = {Schedule::Momentum, Schedule::Fifo, Schedule::Random};
+    for (const Schedule before : schedules) {
+        for (const Schedule after : schedules) {
+            CAPTURE(static_cast<int>(before));
+            CAPTURE(static_cast<int>(after));
+            PendingQueue q;
+            Xoshiro256 rng(3, 1);
+            q.reset(6, before);
+            q.push(4, 2.0, 1.0);
+            q.push(1, 1.0, 3.0);
+            q.push(4, 1.0, 2.0);
+            q.reset(6, after);
+            CHECK(q.empty());
+            q.push(1, 1.0, 0.5);
+            const auto group = emit(q, 0, rng);
+            REQUIRE(entries(group) == Ids{1});
+            CHECK(group[0].multiplicity == 1.0);  // nothing left over from before the reset
+            q.push(4, 1.0, 0.5);
+            const auto next = emit(q, 1, rng);
+            REQUIRE(entries(next) == Ids{4});
+            CHECK(next[0].multiplicity == 1.0);
+            CHECK(q.empty());
+        }
+    }
+}
+
 TEST_CASE("stateful: random operations against a brute-force reference ranker") {
     struct Reference {
         std::vector<bool> queued;

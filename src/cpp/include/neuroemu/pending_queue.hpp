@@ -27,8 +27,8 @@ public:
     // potential (+inf for input channels), fifo the negated queue step; random ignores it.
     void push(int32_t entry, double multiplicity, double key);
 
-    bool empty() const { return queued_.empty(); }
-    int64_t size() const { return static_cast<int64_t>(queued_.size()); }
+    bool empty() const { return size_ == 0; }
+    int64_t size() const { return size_; }
 
     // Removes the first `group_size` entries by the schedule (all when group_size is 0 or not smaller than
     // the queue) and writes them to `group` in ascending entry id.
@@ -61,12 +61,15 @@ private:
     HeapItem heap_pop();
     void remove_at(std::size_t position);
     void take(int32_t entry, std::vector<Emission>& group);
+    template <typename Visit>
+    void for_each_queued(Visit visit) const;
 
     Schedule schedule_ = Schedule::Momentum;
     std::vector<double> multiplicity_;
-    std::vector<int32_t> position_;   // index into queued_, -1 when not queued
+    std::vector<int32_t> position_;   // random: index into queued_; -1 when not queued
+    int64_t size_ = 0;                // queued entries
     std::vector<uint32_t> version_;   // invalidates stale heap items (momentum re-ranks on a new spike)
-    std::vector<int32_t> queued_;
+    std::vector<int32_t> queued_;     // random only: the queued entries, for a uniform pick
     std::vector<HeapItem> heap_;  // a 4-ary max-heap by rank: the highest-ranked item first
 };
 
