@@ -378,7 +378,7 @@ void Engine::catch_up_range(int32_t first, int32_t last, int32_t bin) {
 namespace {
 
 // Calls visit(k), in ascending k, for the first `count` of bytes[0..n) that are set (each set byte holds 1),
-// reading them a word at a time: the flags of a vector check and the marks of a population are sparse.
+// reading them a word at a time: the marks of a population are sparse.
 template <typename Visit>
 void for_each_set_byte(const uint8_t* bytes, int64_t n, int64_t count, Visit visit) {
     static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the word scan below reads bytes in memory order");
@@ -400,18 +400,18 @@ void for_each_set_byte(const uint8_t* bytes, int64_t n, int64_t count, Visit vis
 
 }  // namespace
 
-// The flags a vector check writes for n neurons.
-uint8_t* Engine::fired_flags(int64_t n) {
+// Room for the positions a vector check of n neurons writes.
+int32_t* Engine::fired_positions(int64_t n) {
     if (fired_.size() < static_cast<size_t>(n)) fired_.resize(static_cast<size_t>(n));
     return fired_.data();
 }
 
-// Handles the spikes of the neurons first + k whose fired_[k] a vector check of n neurons set.
-void Engine::spike_flagged(int32_t first, int64_t n, int64_t n_fired, int32_t bin) {
-    for_each_set_byte(fired_.data(), n, n_fired, [&](int64_t k) {
-        const auto neuron = static_cast<int32_t>(first + k);
+// Handles the spikes of the neurons first + fired_[j], j < n_fired, that a vector check listed.
+void Engine::spike_listed(int32_t first, int64_t n_fired, int32_t bin) {
+    for (int64_t j = 0; j < n_fired; ++j) {
+        const int32_t neuron = first + fired_[static_cast<size_t>(j)];
         spike(neuron, v_[static_cast<size_t>(neuron)], bin);  // the check left u in v_
-    });
+    }
 }
 
 // Checks the neurons [first, last), all of which received current from a contiguous row: the common case
@@ -420,11 +420,11 @@ void Engine::spike_flagged(int32_t first, int64_t n, int64_t n_fired, int32_t bi
 void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
     catch_up_range(first, last, ctx.bin);
     const int64_t n = last - first;
-    uint8_t* fired = fired_flags(n);
+    int32_t* fired = fired_positions(n);
     int64_t n_fired = 0;
     ctx.updates += kernels_.check_range(current_.data() + first, v_.data() + first, net_.params().threshold.data() + first,
                                         refractory_bin_.data() + first, ctx.bin, n, fired, &n_fired);
-    spike_flagged(first, n, n_fired, ctx.bin);
+    spike_listed(first, n_fired, ctx.bin);
 }
 
 // Checks the neurons [first, last) of one population in one vector pass (kernels::check_masked) where many of
@@ -434,13 +434,13 @@ void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
 void Engine::check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_t last, uint8_t* received) {
     const int64_t n = last - first;
     catch_up_range(first, last, ctx.bin);
-    uint8_t* fired = fired_flags(n);
+    int32_t* fired = fired_positions(n);
     int64_t n_fired = 0;
     const NeuronParameters& params = net_.params();
     ctx.updates += kernels_.check_masked(current_.data() + first, v_.data() + first, params.threshold.data() + first,
                                          params.bias.data() + first, bias_rule, refractory_bin_.data() + first, ctx.bin,
                                          n, received, fired, &n_fired);
-    spike_flagged(first, n, n_fired, ctx.bin);
+    spike_listed(first, n_fired, ctx.bin);
     received_ranges_.emplace_back(first, last);  // checked: the checks of biased and above-threshold neurons skip it
 }
 

@@ -24,18 +24,20 @@ struct Table {
     void (*add_rows_f32)(double* target, const float* const* rows, const double* multiplicity, int64_t n_rows,
                          int64_t n);
     // Checks neurons 0..n-1 that received current (docs/semantics.md): each one not refractory in `bin`
-    // takes u = v + current; v becomes u; fired[k] = u > threshold. current is consumed (set to 0); a
+    // takes u = v + current; v becomes u; it fires where u > threshold. current is consumed (set to 0); a
     // refractory neuron's current is discarded. Every neuron must be caught up to `bin`. Returns the number
-    // of neurons updated (not refractory); `n_fired` receives the number that fired.
+    // of neurons updated (not refractory); `fired` (room for n entries; those past the fired ones are scratch)
+    // receives the k of each neuron that fired, ascending, and `n_fired` their number.
     int64_t (*check_range)(double* current, double* v, const double* threshold, const int32_t* refractory_bin,
-                           int32_t bin, int64_t n, uint8_t* fired, int64_t* n_fired);
+                           int32_t bin, int64_t n, int32_t* fired, int64_t* n_fired);
     // Checks neurons 0..n-1 of which only those with received[k] != 0 received current (the others hold
     // current 0.0), as one check per neuron would: a received neuron as in check_range; one that received
     // nothing keeps its v, fires where v > threshold, and counts as updated where it fires or, with
-    // bias_rule, has a bias. Refractory neurons are skipped. Consumes current, clears received.
+    // bias_rule, has a bias. Refractory neurons are skipped. Consumes current, clears received. `fired` and
+    // `n_fired` as in check_range.
     int64_t (*check_masked)(double* current, double* v, const double* threshold, const double* bias, bool bias_rule,
                             const int32_t* refractory_bin, int32_t bin, int64_t n, uint8_t* received,
-                            uint8_t* fired, int64_t* n_fired);
+                            int32_t* fired, int64_t* n_fired);
     // Brings neurons 0..n-1 up to `bin`: each gets the leak (and bias) of every bin after leaked_to[k], one
     // bin at a time (v = v * beta, or v * beta + bias where bias != 0), as catch_up does; `lag` must be
     // bin - min(leaked_to). Sets leaked_to to bin.
