@@ -347,3 +347,31 @@ def test_sparse_layers_of_many_neurons_match_oracle(schedule: str, group: int | 
     ref = run_oracle(cfg, schedule, **({} if group is None else {"group_size": group}))
     assert_matches(res, ref, sizes[-1])
     assert int(np.asarray(res.spike_counts).sum()) > 0
+
+
+@pytest.mark.parametrize("schedule,group", [("sync", None), ("momentum", 4), ("fifo", 2)])
+def test_fan_out_tables_beyond_a_cache_match_oracle(schedule: str, group: int | None) -> None:
+    """About 3 MB of fan-out rows (scattered, 400,000 synapses): beyond 2 MB the engine fetches each row's
+    index entry and synapses a few rows ahead of delivering it, a path the small networks above never take."""
+    rng = np.random.default_rng(17)
+    sizes = [800, 1000, 400, 10]
+    weights = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        w = rng.normal(0.0, 1.0, (n_out, n_in)) / np.sqrt(0.45 * n_in)
+        w[rng.random((n_out, n_in)) < 0.55] = 0.0
+        weights.append(w.astype(np.float32).astype(np.float64))
+    cfg = {
+        "weights": weights,
+        "frames": (rng.random((5, sizes[0])) < 0.05).astype(np.float64),
+        "threshold": 0.5,
+        "beta": 0.8,
+        "bias": None,
+        "reset": "zero",
+        "refractory": True,
+    }
+    assert sum(int(np.count_nonzero(w)) for w in weights) * 8 > 3_000_000
+    res = run_engine(cfg, schedule, group_size=group)
+    ref = run_oracle(cfg, schedule, **({} if group is None else {"group_size": group}))
+    assert_matches(res, ref, sizes[-1])
+    counts = np.asarray(res.spike_counts)
+    assert counts.sum() > 100

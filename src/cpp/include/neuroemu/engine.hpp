@@ -84,8 +84,8 @@ private:
         int64_t events;  // synaptic events per synapse of the row
     };
     void deliver(const FanOut& fanout, double multiplicity);
-    template <typename RowAt>
-    void deliver_rows(int64_t count, BinContext& ctx, RowAt row_at);
+    template <typename RowAt, typename PrefetchIndex>
+    void deliver_rows(int64_t count, BinContext& ctx, RowAt row_at, PrefetchIndex prefetch_index);
     void note_received_range(const FanOut& fanout);
     void deliver_frame(BinContext& ctx);  // the bin's whole input frame, ascending channels
     void merge_received_ranges();
@@ -122,6 +122,9 @@ private:
     std::vector<uint8_t> received_bytes_;
     std::vector<std::pair<int32_t, int32_t>> marked_span_;
     bool mark_bytes_ = false;
+    // Whether deliver_rows fetches rows ahead: only where the fan-out tables outgrow a core's cache, since
+    // rows found in cache gain nothing and each prefetch costs an instruction or three.
+    bool prefetch_rows_ = false;
     NeuronSet checked_;                    // neurons checked one by one (check()) this step
     std::vector<std::pair<int32_t, int32_t>> received_ranges_;  // [first, last) reached by contiguous rows
     std::vector<int32_t> above_;           // neurons whose potential may sit above threshold

@@ -6,6 +6,8 @@
 #include <memory>
 #include <vector>
 
+#include "neuroemu/prefetch.hpp"
+
 namespace neuroemu {
 
 // One projection as the user gives it: a fan-out list from the neurons of population `source`
@@ -57,9 +59,22 @@ public:
         return {targets_.data() + b, weights_.empty() ? nullptr : weights_.data() + b,
                 weights32_.empty() ? nullptr : weights32_.data() + b, indptr_[s + 1] - begin, first_target_[s]};
     }
+    // Starts loading what row(source) reads first (its start and kind), for a row needed soon.
+    void prefetch_index(int64_t source) const {
+        const auto s = static_cast<std::size_t>(source);
+        prefetch_line(indptr_.data() + s);
+        prefetch_line(indptr_.data() + s + 1);  // the row's end: on the next line where its start ends one
+        prefetch_line(first_target_.data() + s);
+    }
     // The synapses of `source` whose targets lie in [first_target, last_target).
     FanOut row_range(int64_t source, int32_t first_target, int32_t last_target) const;
     int64_t n_synapses() const { return static_cast<int64_t>(targets_.size()); }
+    // The memory its rows and their index take.
+    int64_t bytes() const {
+        return static_cast<int64_t>(indptr_.size() * sizeof(int64_t) + targets_.size() * sizeof(int32_t) +
+                                    weights_.size() * sizeof(double) + weights32_.size() * sizeof(float) +
+                                    first_target_.size() * sizeof(int32_t));
+    }
     // Where every row is the same contiguous run of targets [dense_first(), dense_first() + dense_width())
     // with float weights, stored source after source (a dense layer: row s starts at s * dense_width()):
     // the weights of source s are dense_weights() + s * dense_width(). Else dense_width() is -1.
