@@ -122,6 +122,7 @@ private:
     std::vector<uint8_t> received_bytes_;
     std::vector<std::pair<int32_t, int32_t>> marked_span_;
     bool mark_bytes_ = false;
+    int32_t widened_population_ = 0;  // widen_spans: the population the last row began in
     // Whether deliver_rows fetches rows ahead: only where the fan-out tables outgrow a core's cache, since
     // rows found in cache gain nothing and each prefetch costs an instruction or three.
     bool prefetch_rows_ = false;
