@@ -233,3 +233,28 @@ def test_concatenated_chunks_equal_one_batch(small_network, small_inputs, mode):
         np.testing.assert_array_equal(joined.time_to_decision_ns, whole.time_to_decision_ns)
     with pytest.raises(neuroemu.ConfigError):
         neuroemu.BatchResult.concatenate([])
+
+
+def test_results_built_without_init_equal_the_dataclass_constructor(small_network, small_inputs):
+    """Result and BatchResult are built by setting their fields directly (a frozen dataclass's __init__ is
+    slow): every field must be what the generated constructor gives, defaults included."""
+    import dataclasses
+
+    from neuroemu.result import BatchResult, Result, _frozen
+
+    labels = np.arange(len(small_inputs)) % small_network.n_outputs
+    batch = neuroemu.Emulator(small_network, schedule="momentum", group_size=2, record="spikes").run_batch(
+        small_inputs, labels=labels)
+    for fast, cls in ((batch, BatchResult), (batch[1], Result)):
+        names = [f.name for f in dataclasses.fields(cls)]
+        assert set(vars(fast)) == set(names)
+        slow = cls(**{name: getattr(fast, name) for name in names})
+        for name in names:
+            assert getattr(fast, name) is getattr(slow, name), name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            fast.output_counts = None  # type: ignore[misc]
+    assert batch[1].label == labels[1] and batch[1].events is not None
+    with pytest.raises(TypeError, match="no field 'labels'"):
+        _frozen(Result, [getattr(batch[0], f.name) for f in dataclasses.fields(Result)][:9], labels=labels)
+    totals = neuroemu.Emulator(small_network, schedule="sync", record="totals").run(small_inputs[0])
+    assert totals.events is None and totals.label is None and totals.timed is None

@@ -11,6 +11,9 @@ from .errors import ResourceError
 # per-thread state, the caller's arrays and the rest of the process.
 _SHARE = 0.8
 
+# Results this small are not checked at all: any machine that runs Python has this much to spare.
+_ALWAYS_FITS = 16 * 2**20
+
 
 # Reading /proc/meminfo costs about a third of a small run() call: one reading serves the calls of the
 # next half second (available memory drifts far more slowly than that).
@@ -56,6 +59,8 @@ def check_result_memory(samples: int, bins: int, neurons: int, populations: int,
                         per_neuron: bool, available: int | None = None) -> None:
     """Raises ResourceError when the result arrays would not fit in the available memory."""
     need = result_bytes(samples, bins, neurons, populations, outputs, per_neuron)
+    if available is None and need <= _ALWAYS_FITS:
+        return  # spares reading the free memory (a system call) on every small run
     have = available_memory_bytes() if available is None else available
     if have is not None and need > _SHARE * have:
         hint = ' record="totals" drops the per-neuron counts, and' if per_neuron else ""

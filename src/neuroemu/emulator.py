@@ -15,7 +15,7 @@ from .energy import HardwareCounters
 from .errors import ConfigError, InputError, NeuroemuTypeError
 from .hardware import Hardware
 from .network import Network
-from .result import EVENT_DTYPE, TRACE_DTYPE, BatchResult, Result, TimedData
+from .result import EVENT_DTYPE, TRACE_DTYPE, BatchResult, Result, TimedData, _frozen
 
 __all__ = ["Emulator", "SCHEDULES", "RECORD_MODES", "MODES", "LEAK_MODES"]
 
@@ -389,15 +389,6 @@ class Emulator:
 
 def _batch_result(layer_sizes: tuple[int, ...], raw: dict[str, Any], **extra: Any) -> BatchResult:
     """A BatchResult from the per-bin counters both engines return (``raw``) and what a mode adds."""
-    return BatchResult(
-        layer_sizes,
-        raw["spike_counts"],
-        raw["population_spikes"],
-        raw["output_counts"],
-        raw["forward_steps"],
-        raw["synops"],
-        raw["neuron_updates"],
-        raw["spikes_to_output"],
-        raw["steps_to_output"],
-        **extra,
-    )
+    counters = (raw["spike_counts"], raw["population_spikes"], raw["output_counts"], raw["forward_steps"],
+                raw["synops"], raw["neuron_updates"], raw["spikes_to_output"], raw["steps_to_output"])
+    return _frozen(BatchResult, (layer_sizes, *counters), **extra)  # type: ignore[no-any-return]

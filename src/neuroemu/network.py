@@ -166,6 +166,8 @@ class Network:
         self.projections: tuple[Projection, ...] = tuple(projections)
         if not self.populations:
             raise ConfigError("a network needs at least one population")
+        # Read on every run: a per-run sum over the populations cost as much as a small network's inference.
+        self._layer_sizes = tuple(p.size for p in self.populations)
         self._core_network: Any = None
         self._core()  # validates everything the engine relies on, once
 
@@ -243,11 +245,11 @@ class Network:
     # -- sizes -----------------------------------------------------------------------------------------
     @property
     def layer_sizes(self) -> tuple[int, ...]:
-        return tuple(p.size for p in self.populations)
+        return self._layer_sizes
 
     @property
     def n_neurons(self) -> int:
-        return sum(self.layer_sizes)
+        return sum(self._layer_sizes)
 
     @property
     def n_outputs(self) -> int:

@@ -31,6 +31,21 @@ def _predict(output_counts: NDArray[Any]) -> IntArray:
     return np.where((best > 0) & (winners == 1), totals.argmax(axis=-1), -1).astype(np.int64)
 
 
+def _frozen(cls: type[Any], counters: Sequence[Any], **extra: Any) -> Any:
+    """``cls(*counters, **extra)`` for Result and BatchResult, without the generated ``__init__``: a frozen
+    dataclass sets each of its 14 fields through ``object.__setattr__``, which cost as much as the rest of
+    a small network's run. Fields not given take their default (None); neither class has ``__post_init__``."""
+    defaults = _DEFAULTS[cls]
+    if not defaults.keys() >= extra.keys():
+        raise TypeError(f"{cls.__name__} has no field {sorted(extra.keys() - defaults.keys())[0]!r}")
+    obj = object.__new__(cls)
+    state = obj.__dict__
+    state.update(defaults)
+    state.update(zip(_COUNTER_FIELDS, counters))
+    state.update(extra)
+    return obj
+
+
 def _first_reached(per_class: IntArray) -> IntArray:
     """Minimum over the last axis of the entries >= 0; -1 where all are -1."""
     masked = np.where(per_class >= 0, per_class, np.iinfo(np.int64).max)
@@ -266,8 +281,9 @@ class BatchResult(_Counters, _HardwareMetrics):
         """The result of sample ``b`` of the batch."""
         if not -len(self) <= b < len(self):
             raise IndexError(f"sample {b} out of range for a batch of {len(self)}")
-        return Result(
-            self.layer_sizes,
+        return _frozen(
+            Result,
+            (self.layer_sizes,
             None if self._spike_counts is None else self._spike_counts[b],
             self.layer_spike_counts[b],
             self.output_counts[b],
@@ -275,7 +291,7 @@ class BatchResult(_Counters, _HardwareMetrics):
             self.synops_per_bin[b],
             self.neuron_updates_per_bin[b],
             self.spikes_to_output[b],
-            self.steps_to_output[b],
+            self.steps_to_output[b]),
             events=None if self.events is None else self.events[b],
             label=None if self.labels is None else int(self.labels[b]),
             hardware=self.hardware,
@@ -359,3 +375,8 @@ def _concatenate(parts: list[Any]) -> Any:
     if isinstance(first, list):
         return [item for part in parts for item in part]
     return first
+
+
+_COUNTER_FIELDS = tuple(f.name for f in fields(_Counters))
+# Every field after the counters has the default None, in both classes (checked by the tests).
+_DEFAULTS = {cls: {f.name: None for f in fields(cls) if f.name not in _COUNTER_FIELDS} for cls in (Result, BatchResult)}
