@@ -377,3 +377,26 @@ def test_fan_out_tables_beyond_a_cache_match_oracle(schedule: str, group: int | 
     assert_matches(res, ref, sizes[-1])
     counts = np.asarray(res.spike_counts)
     assert counts.sum() > 100
+
+
+def test_many_neurons_checked_asynchronously_match_oracle() -> None:
+    """40,000 hidden neurons (over 2 MB of the state an update reads), some biased: an asynchronous step
+    fetches the state of the neurons it checks a few neurons ahead, a path small networks never take. (The
+    oracle spends about 0.1 s per step on so many neurons, hence few steps and one schedule.)"""
+    rng = np.random.default_rng(23)
+    sizes = [200, 40_000, 10]
+    hidden = np.where(rng.random((sizes[1], sizes[0])) < 0.02, rng.normal(0.6, 0.5, (sizes[1], sizes[0])), 0.0)
+    readout = np.where(rng.random((sizes[2], sizes[1])) < 0.01, rng.normal(0.3, 0.3, (sizes[2], sizes[1])), 0.0)
+    cfg = {
+        "weights": [hidden, readout],
+        "frames": (rng.random((3, sizes[0])) < 0.02).astype(np.float64),
+        "threshold": 1.5,
+        "beta": 0.7,
+        "bias": [np.where(rng.random(sizes[1]) < 0.02, 0.5, 0.0), np.zeros(sizes[2])],
+        "reset": "zero",
+        "refractory": True,
+    }
+    res = run_engine(cfg, "fifo", group_size=16)
+    ref = run_oracle(cfg, "fifo", group_size=16)
+    assert_matches(res, ref, sizes[-1])
+    assert int(np.asarray(res.spike_counts).sum()) > 500

@@ -73,6 +73,10 @@ Engine::Engine(const Network& network) : net_(network), kernels_(kernels::table(
     // 2 MB: the L2 cache of a core on this project's machines (Xeon, 2 MB per core); smaller tables mostly hit it.
     constexpr int64_t kCacheBytes = int64_t{2} << 20;
     prefetch_rows_ = net_.input_fanout().bytes() + net_.neuron_fanout().bytes() > kCacheBytes;
+    // What update() reads and writes of a neuron: current_, v_, threshold, beta, bias (double), leaked_to_ and
+    // refractory_bin_.
+    constexpr int64_t kUpdatedBytesPerNeuron = 5 * sizeof(double) + 2 * sizeof(int32_t);
+    prefetch_state_ = int64_t{net_.n_neurons()} * kUpdatedBytesPerNeuron > kCacheBytes;
 }
 
 void Engine::reset_sample() {
@@ -517,9 +521,29 @@ bool Engine::check_received_ranges(BinContext& ctx, int32_t first, int32_t last)
 // neuron once, and the later checks of the step skip its members: no need to note them in checked_.
 void Engine::check_received(BinContext& ctx, bool bias_rule) {
     check_received_ranges(ctx, 0, net_.n_neurons());
-    for (const int32_t neuron : received_) {
-        if (!in_received_range(neuron)) update(neuron, ctx, true, bias_rule);
+    const int32_t* members = received_.begin();
+    const auto n = static_cast<size_t>(received_.end() - members);
+    // The state of a large network's neurons is spread over arrays far beyond the cache, and update() reads
+    // seven of them: fetched a few neurons ahead, the misses of consecutive neurons overlap.
+    constexpr size_t kAhead = 6;
+    if (prefetch_state_) {
+        for (size_t k = 0; k < std::min(n, kAhead); ++k) prefetch_state(members[k]);
     }
+    for (size_t k = 0; k < n; ++k) {
+        if (prefetch_state_ && k + kAhead < n) prefetch_state(members[k + kAhead]);
+        if (!in_received_range(members[k])) update(members[k], ctx, true, bias_rule);
+    }
+}
+
+void Engine::prefetch_state(int32_t neuron) const {
+    const auto i = static_cast<size_t>(neuron);
+    prefetch_line(current_.data() + i);
+    prefetch_line(v_.data() + i);
+    prefetch_line(net_.params().threshold.data() + i);
+    prefetch_line(net_.params().beta.data() + i);  // beta and bias: catch_up, a neuron's first update in a bin
+    prefetch_line(net_.params().bias.data() + i);
+    prefetch_line(leaked_to_.data() + i);
+    prefetch_line(refractory_bin_.data() + i);
 }
 
 // Checks every neuron of population p that received in this bin (layer-synchronous schedule): the marks

@@ -98,6 +98,7 @@ private:
     void widen_spans(int32_t lo, int32_t hi);
     void check(int32_t neuron, BinContext& ctx, bool received, bool bias_rule);
     void update(int32_t neuron, BinContext& ctx, bool received, bool bias_rule);
+    void prefetch_state(int32_t neuron) const;
     void spike(int32_t neuron, double u, int32_t bin);
     bool check_received_ranges(BinContext& ctx, int32_t first, int32_t last);
     void check_received(BinContext& ctx, bool bias_rule);
@@ -126,6 +127,7 @@ private:
     // Whether deliver_rows fetches rows ahead: only where the fan-out tables outgrow a core's cache, since
     // rows found in cache gain nothing and each prefetch costs an instruction or three.
     bool prefetch_rows_ = false;
+    bool prefetch_state_ = false;  // likewise for the state of the neurons an asynchronous step checks
     NeuronSet checked_;                    // neurons checked one by one (check()) this step
     std::vector<std::pair<int32_t, int32_t>> received_ranges_;  // [first, last) reached by contiguous rows
     std::vector<int32_t> above_;           // neurons whose potential may sit above threshold
