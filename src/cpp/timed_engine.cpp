@@ -106,15 +106,30 @@ void TimedEngine::deliver(const Message& m) {
     const int32_t n_inputs = net_.n_inputs();
     const FanOut row = m.entry < n_inputs ? net_.input_fanout().row(m.entry)
                                           : net_.neuron_fanout().row(m.entry - n_inputs);
-    for (int64_t s = r.begin; s < r.end; ++s) {
-        const int32_t target = row.targets[s];
+    if (row.weights32) {
+        deliver_route(row.targets, row.weights32, r.begin, r.end, m.multiplicity);
+    } else {
+        deliver_route(row.targets, row.weights, r.begin, r.end, m.multiplicity);
+    }
+}
+
+// The synapses [begin, end) of one row. Everything the loop reads is a local: a store through current
+// could otherwise (for the compiler) change the engine's own fields, which it would then reload per synapse.
+template <typename Weight>
+void TimedEngine::deliver_route(const int32_t* targets, const Weight* weights, int64_t begin, int64_t end,
+                                double multiplicity) {
+    const uint64_t stamp = receive_stamp_;
+    uint64_t* stamps = received_stamp_.data();
+    double* current = current_.data();
+    for (int64_t s = begin; s < end; ++s) {
+        const int32_t target = targets[s];
         const auto t = static_cast<std::size_t>(target);
-        if (received_stamp_[t] != receive_stamp_) {
-            received_stamp_[t] = receive_stamp_;
-            current_[t] = 0.0;
+        if (stamps[t] != stamp) {
+            stamps[t] = stamp;
+            current[t] = 0.0;
             received_.push_back(target);
         }
-        current_[t] += m.multiplicity * row.weight(s);
+        current[t] += multiplicity * static_cast<double>(weights[s]);
     }
 }
 

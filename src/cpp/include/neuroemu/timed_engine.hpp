@@ -142,6 +142,8 @@ private:
     void catch_up(int32_t neuron, int32_t bin, int64_t time);
     double decay(double beta, int64_t elapsed) const;
     void deliver(const Message& m);
+    template <typename Weight>
+    void deliver_route(const int32_t* targets, const Weight* weights, int64_t begin, int64_t end, double multiplicity);
     int64_t fire(int32_t neuron, double u, int32_t bin, bool repeat);
     void refresh_above(int32_t core);
     void record(int32_t bin, int64_t step, int64_t steps_so_far);
