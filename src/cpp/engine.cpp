@@ -466,20 +466,30 @@ void Engine::spike_listed(int32_t first, int64_t n_fired, int32_t bin) {
     }
 }
 
-// Checks the neurons [first, last), all of which received current from a contiguous row: the common case
-// of a dense layer, where every step reaches the whole next layer. One vector pass (kernels::check_range)
-// after bringing the neurons this bin has not touched yet up to date; spikes are then handled one by one.
-void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
+// Runs a vector check over [first, last) in chunks of kCheckChunk: check(from, n, fired, &n_fired) checks the
+// neurons from..from+n-1 once they are caught up, lists those that fired and returns the updates it counted.
+template <typename CheckChunk>
+void Engine::check_in_chunks(BinContext& ctx, int32_t first, int32_t last, CheckChunk check) {
     for (int32_t from = first; from < last; from += std::min(kCheckChunk, last - from)) {
         const int32_t to = std::min(kCheckChunk, last - from) + from;
         catch_up_range(from, to, ctx.bin);
         const int64_t n = to - from;
         int32_t* fired = fired_positions(n);
         int64_t n_fired = 0;
-        ctx.updates += kernels_.check_range(current_.data() + from, v_.data() + from, net_.params().threshold.data() + from,
-                                            refractory_bin_.data() + from, ctx.bin, n, fired, &n_fired);
+        ctx.updates += check(from, n, fired, &n_fired);
         spike_listed(from, n_fired, ctx.bin);
     }
+}
+
+// Checks the neurons [first, last), all of which received current from a contiguous row: the common case
+// of a dense layer, where every step reaches the whole next layer. One vector pass (kernels::check_range)
+// after bringing the neurons this bin has not touched yet up to date; spikes are then handled one by one.
+void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
+    const NeuronParameters& params = net_.params();
+    check_in_chunks(ctx, first, last, [&](int32_t from, int64_t n, int32_t* fired, int64_t* n_fired) {
+        return kernels_.check_range(current_.data() + from, v_.data() + from, params.threshold.data() + from,
+                                    refractory_bin_.data() + from, ctx.bin, n, fired, n_fired);
+    });
 }
 
 // Checks the neurons [first, last) of one population in one vector pass (kernels::check_masked) where many of
@@ -488,17 +498,11 @@ void Engine::check_range(BinContext& ctx, int32_t first, int32_t last) {
 // checked as check() would check them (above threshold, or biased under bias_rule) and otherwise left alone.
 void Engine::check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_t last, uint8_t* received) {
     const NeuronParameters& params = net_.params();
-    for (int32_t from = first; from < last; from += std::min(kCheckChunk, last - from)) {
-        const int32_t to = std::min(kCheckChunk, last - from) + from;
-        catch_up_range(from, to, ctx.bin);
-        const int64_t n = to - from;
-        int32_t* fired = fired_positions(n);
-        int64_t n_fired = 0;
-        ctx.updates += kernels_.check_masked(current_.data() + from, v_.data() + from, params.threshold.data() + from,
-                                             params.bias.data() + from, bias_rule, refractory_bin_.data() + from,
-                                             ctx.bin, n, received + (from - first), fired, &n_fired);
-        spike_listed(from, n_fired, ctx.bin);
-    }
+    check_in_chunks(ctx, first, last, [&](int32_t from, int64_t n, int32_t* fired, int64_t* n_fired) {
+        return kernels_.check_masked(current_.data() + from, v_.data() + from, params.threshold.data() + from,
+                                     params.bias.data() + from, bias_rule, refractory_bin_.data() + from, ctx.bin,
+                                     n, received + (from - first), fired, n_fired);
+    });
     received_ranges_.emplace_back(first, last);  // checked: the checks of biased and above-threshold neurons skip it
 }
 
