@@ -70,13 +70,11 @@ Engine::Engine(const Network& network) : net_(network), kernels_(kernels::table(
     marked_span_.assign(static_cast<size_t>(net_.n_populations()), {INT32_MAX, INT32_MIN});
     checked_.resize(n);
     in_above_.assign(n, 0);
-    // 2 MB: the L2 cache of a core on this project's machines (Xeon, 2 MB per core); smaller tables mostly hit it.
-    constexpr int64_t kCacheBytes = int64_t{2} << 20;
-    prefetch_rows_ = net_.input_fanout().bytes() + net_.neuron_fanout().bytes() > kCacheBytes;
+    prefetch_rows_ = net_.fanout_bytes() > kCoreCacheBytes;
     // What update() reads and writes of a neuron: current_, v_, threshold, beta, bias (double), leaked_to_ and
     // refractory_bin_.
     constexpr int64_t kUpdatedBytesPerNeuron = 5 * sizeof(double) + 2 * sizeof(int32_t);
-    prefetch_state_ = int64_t{net_.n_neurons()} * kUpdatedBytesPerNeuron > kCacheBytes;
+    prefetch_state_ = int64_t{net_.n_neurons()} * kUpdatedBytesPerNeuron > kCoreCacheBytes;
 }
 
 void Engine::reset_sample() {
@@ -211,19 +209,9 @@ inline void Engine::note_received_range(const FanOut& fanout) {
 
 namespace {
 
-// Starts loading the synapse lists of a scattered row (targets and weights) from memory. The rows of a large
-// network lie anywhere in tables far larger than the caches, and a row of a hundred synapses is too short for
-// the hardware prefetcher to catch on before it ends: without this, each row starts with two full misses.
-void prefetch_scattered_row(const FanOut& row) {
-    if (row.contiguous()) return;
-    constexpr int64_t kLine = 64;
-    constexpr int64_t kMaxBytes = 1024;  // longer rows stream well enough once started
-    const auto* targets = reinterpret_cast<const char*>(row.targets);
-    const auto* weights = row.weights32 ? reinterpret_cast<const char*>(row.weights32) : reinterpret_cast<const char*>(row.weights);
-    const int64_t weight_bytes = row.size * (row.weights32 ? 4 : 8);
-    const int64_t target_bytes = std::min(row.size * 4, kMaxBytes);
-    for (int64_t b = 0; b < target_bytes; b += kLine) prefetch_line(targets + b);
-    for (int64_t b = 0; b < std::min(weight_bytes, kMaxBytes); b += kLine) prefetch_line(weights + b);
+// Contiguous rows (dense layers) are read in order, which the hardware prefetcher follows by itself.
+void prefetch_scattered(const FanOut& row) {
+    if (!row.contiguous()) row.prefetch_synapses(0, row.size);
 }
 
 }  // namespace
@@ -241,12 +229,12 @@ void Engine::deliver_rows(int64_t count, BinContext& ctx, RowAt row_at, Prefetch
     const bool prefetch = prefetch_rows_;
     if (prefetch) {
         for (int64_t i = 0; i < std::min(count, kIndexAhead); ++i) prefetch_index(i);
-        for (int64_t i = 0; i < std::min(count, kRowsAhead); ++i) prefetch_scattered_row(row_at(i).row);
+        for (int64_t i = 0; i < std::min(count, kRowsAhead); ++i) prefetch_scattered(row_at(i).row);
     }
     for (int64_t i = 0; i < count;) {
         if (prefetch) {
             if (i + kIndexAhead < count) prefetch_index(i + kIndexAhead);
-            if (i + kRowsAhead < count) prefetch_scattered_row(row_at(i + kRowsAhead).row);
+            if (i + kRowsAhead < count) prefetch_scattered(row_at(i + kRowsAhead).row);
         }
         const RowDelivery first = row_at(i);
         const FanOut& row = first.row;

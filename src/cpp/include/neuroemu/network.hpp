@@ -1,6 +1,7 @@
 // The network representation: populations of LIF neurons and their synapses as fan-out lists (CSR).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -40,6 +41,19 @@ struct FanOut {
 
     bool contiguous() const { return first >= 0; }
     double weight(int64_t s) const { return weights32 ? static_cast<double>(weights32[s]) : weights[s]; }
+    // Starts loading the synapses [begin, end) (targets and weights, the first 1 KB of each) from memory: a
+    // row of a large table lies anywhere in it, and a short one ends before the hardware prefetcher catches on.
+    void prefetch_synapses(int64_t begin, int64_t end) const {
+        constexpr int64_t kLine = 64;
+        constexpr int64_t kMaxBytes = 1024;  // longer rows stream well enough once started
+        const int64_t weight_size = weights32 ? 4 : 8;
+        const auto* target_bytes = reinterpret_cast<const char*>(targets + begin);
+        const auto* weight_bytes = weights32 ? reinterpret_cast<const char*>(weights32 + begin)
+                                             : reinterpret_cast<const char*>(weights + begin);
+        const int64_t n = end - begin;
+        for (int64_t b = 0; b < std::min(n * 4, kMaxBytes); b += kLine) prefetch_line(target_bytes + b);
+        for (int64_t b = 0; b < std::min(n * weight_size, kMaxBytes); b += kLine) prefetch_line(weight_bytes + b);
+    }
 };
 
 // Global fan-out lists over all projections, indexed by global neuron index. Each source's synapses are
@@ -118,6 +132,7 @@ public:
     // Whether a projection reaches its own population or an earlier one (recurrent or backward edges).
     bool has_backward_edges() const { return has_backward_edges_; }
     int64_t n_synapses() const { return input_fanout_.n_synapses() + neuron_fanout_.n_synapses(); }
+    int64_t fanout_bytes() const { return input_fanout_.bytes() + neuron_fanout_.bytes(); }
     // This network's engines, idle between runs (engine.hpp: EngineLease takes one and gives it back).
     EnginePool& engine_pool() const { return *engine_pool_; }
 
