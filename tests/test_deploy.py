@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import neuroemu
 from neuroemu import CapacityError, CoreLimits, Cost, Hardware, OperationCosts, deploy
@@ -181,3 +182,12 @@ def test_deployment_pickles():
     again = pickle.loads(pickle.dumps(dep))
     np.testing.assert_array_equal(again.core_of_neuron, dep.core_of_neuron)
     assert again.hardware == dep.hardware
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=hnp.arrays(np.int64, hnp.array_shapes(max_dims=1, max_side=60), elements=st.integers(-50, 50)))
+def test_distinct_equals_numpy_unique(values):
+    from neuroemu.deploy import _distinct
+
+    np.testing.assert_array_equal(_distinct(values), np.unique(values))
+    assert _distinct(values).dtype == np.int64
