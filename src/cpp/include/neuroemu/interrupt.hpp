@@ -6,6 +6,9 @@
 #include <chrono>
 #include <functional>
 #include <thread>
+#if defined(__linux__)
+#include <time.h>
+#endif
 
 namespace neuroemu {
 
@@ -15,16 +18,16 @@ public:
     // requested() also calls `poll` (at most every 50 ms) when it is called on the thread that made this
     // Interrupt: that is where poll must run (it checks Python's signals). True from poll requests the stop.
     explicit Interrupt(std::function<bool()> poll)
-        : poll_(std::move(poll)), owner_(std::this_thread::get_id()), next_poll_(Clock::now() + kPollEvery) {}
+        : poll_(std::move(poll)), owner_(std::this_thread::get_id()), next_poll_(now() + kPollEvery) {}
     Interrupt(const Interrupt&) = delete;
     Interrupt& operator=(const Interrupt&) = delete;
 
     bool requested() {
         if (stop_.load(std::memory_order_relaxed)) return true;
         if (poll_ && std::this_thread::get_id() == owner_) {
-            const Clock::time_point now = Clock::now();
-            if (now >= next_poll_) {
-                next_poll_ = now + kPollEvery;
+            const std::chrono::nanoseconds time = now();
+            if (time >= next_poll_) {
+                next_poll_ = time + kPollEvery;
                 if (poll_()) {
                     by_poll_ = true;
                     request();
@@ -40,12 +43,24 @@ public:
     static constexpr std::chrono::milliseconds kPollEvery{50};
 
 private:
-    using Clock = std::chrono::steady_clock;
+    // A monotonic time. requested() runs once per bin, so a small network's bins pay for the clock: Linux's
+    // coarse clock reads in 6 ns instead of 31 (steady_clock, measured here), and its resolution (a few ms)
+    // is far finer than the poll period.
+    static std::chrono::nanoseconds now() {
+#if defined(__linux__) && defined(CLOCK_MONOTONIC_COARSE)
+        timespec ts{};
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // cannot fail: a valid clock, a valid pointer
+        return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+#else
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch());
+#endif
+    }
+
     std::atomic<bool> stop_{false};
     std::function<bool()> poll_;
     std::thread::id owner_{};
     bool by_poll_ = false;  // written and read on the owner's thread only
-    Clock::time_point next_poll_{};
+    std::chrono::nanoseconds next_poll_{};
 };
 
 }  // namespace neuroemu
