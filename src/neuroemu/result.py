@@ -281,9 +281,8 @@ class BatchResult(_Counters, _HardwareMetrics):
         """The result of sample ``b`` of the batch."""
         if not -len(self) <= b < len(self):
             raise IndexError(f"sample {b} out of range for a batch of {len(self)}")
-        return _frozen(
-            Result,
-            (self.layer_sizes,
+        counters = (
+            self.layer_sizes,
             None if self._spike_counts is None else self._spike_counts[b],
             self.layer_spike_counts[b],
             self.output_counts[b],
@@ -291,7 +290,11 @@ class BatchResult(_Counters, _HardwareMetrics):
             self.synops_per_bin[b],
             self.neuron_updates_per_bin[b],
             self.spikes_to_output[b],
-            self.steps_to_output[b]),
+            self.steps_to_output[b],
+        )
+        return _frozen(
+            Result,
+            counters,
             events=None if self.events is None else self.events[b],
             label=None if self.labels is None else int(self.labels[b]),
             hardware=self.hardware,
