@@ -16,6 +16,7 @@ means something only well outside it.
 Usage:
   python benchmarks/compare_builds.py BUILD_A BUILD_B [...] --workload target --p 0.05 \\
       --schedule momentum --group-size 4 [--batch 32] [--threads 1] [--rounds 40] [--core 0] [--control]
+      [--mode timed]   (the timed model on neuroemu's Loihi profile, as the report's timed rows)
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ def serve(args: argparse.Namespace) -> None:
 
     workload = make_workload(args.workload)
     inputs = workload.inputs(args.batch, args.p).astype(bool)
+    timed = {"mode": "timed", "hardware": "loihi"} if args.mode == "timed" else {}
     emulator = neuroemu.Emulator(workload.network, schedule=args.schedule, group_size=args.group_size,
-                                 record="totals")
+                                 record="totals", **timed)
     run = lambda: emulator.run_batch(inputs, threads=args.threads)  # noqa: E731
     start = time.perf_counter()
     run()
@@ -68,7 +70,7 @@ def compare(args: argparse.Namespace) -> None:
         names.insert(1, names[0] + " (control)")
     command = [sys.executable, os.path.abspath(__file__), "--workload", args.workload, "--p", str(args.p),
                "--schedule", args.schedule, "--batch", str(args.batch), "--threads", str(args.threads),
-               "--core", str(args.core)]
+               "--core", str(args.core), "--mode", args.mode]
     if args.group_size is not None:
         command += ["--group-size", str(args.group_size)]
     servers = [subprocess.Popen([*command, "--serve", build], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -86,7 +88,7 @@ def compare(args: argparse.Namespace) -> None:
         server.stdin.close()
         server.wait()
     group = "all" if args.group_size is None else args.group_size
-    print(f"{args.workload} p={args.p} {args.schedule} F={group}, batch {args.batch}, {args.threads} thread(s), "
+    print(f"{args.workload} p={args.p} {args.mode} {args.schedule} F={group}, batch {args.batch}, {args.threads} thread(s), "
           f"{args.rounds} rounds of about {SLICE_S * 1e3:.0f} ms per build")
     for i, name in enumerate(names):
         ratios = [a / b for a, b in zip(times[0], times[i], strict=True)]
@@ -104,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--p", type=float, default=0.05, help="input events per channel per bin")
     ap.add_argument("--schedule", default="momentum", choices=("sync", "random", "momentum", "fifo"))
     ap.add_argument("--group-size", type=int, default=None, help="F (default: all queued)")
+    ap.add_argument("--mode", default="step", choices=("step", "timed"),
+                    help="timed: the timed model on the loihi profile (--group-size does not apply)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=40)

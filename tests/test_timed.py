@@ -242,7 +242,9 @@ def two_layer_chains(draw):
     w0 = rng.normal(0.4, 0.9, (hidden, n_in))
     w1 = rng.normal(0.3, 0.9, (n_out, hidden))
     for w in (w0, w1):
-        w[rng.random(w.shape) < 0.2] = 0.0
+        w[rng.random(w.shape) < draw(st.sampled_from([0.0, 0.2]))] = 0.0
+        if draw(st.booleans()):  # float32 weights: the engine keeps such tables as float
+            w[:] = w.astype(np.float32)
     net = Network.from_weights(
         [w0, w1], threshold=1.0, beta=draw(st.sampled_from([1.0, 0.8, 0.0])), dt=DT,
         refractory=[draw(st.booleans()), draw(st.booleans())],
@@ -279,6 +281,14 @@ def _projection(source: int, target: int, dense: np.ndarray) -> Projection:
     return Projection(source, target, indptr, targets.astype(np.int32), dense.T[sources, targets].copy())
 
 
+def _weights(draw, rng: np.random.Generator, mean: float, sd: float, shape: tuple[int, int]) -> np.ndarray:
+    """Normal weights, some of them zero (a row with gaps is scattered, one without is contiguous: the
+    engine delivers the two differently), float64 or exactly float32 (kept as float)."""
+    w = rng.normal(mean, sd, shape)
+    w[rng.random(shape) < draw(st.sampled_from([0.0, 0.3]))] = 0.0
+    return w.astype(np.float32).astype(np.float64) if draw(st.booleans()) else w
+
+
 @st.composite
 def networks(draw, recurrent: bool = True):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -296,15 +306,12 @@ def networks(draw, recurrent: bool = True):
             draw(st.sampled_from(["zero", "subtract"])),
             loop or draw(st.booleans()),
         ))
-        w = rng.normal(0.6, 0.8, (size, prev))
-        w[rng.random(w.shape) < 0.3] = 0.0
-        projs.append(_projection(layer - 1, layer, w))
+        projs.append(_projection(layer - 1, layer, _weights(draw, rng, 0.6, 0.8, (size, prev))))
         prev = size
     if loop:
         src = draw(st.integers(0, len(sizes) - 2))
         tgt = draw(st.integers(0, src))
-        w = rng.normal(0.0, 0.7, (sizes[tgt], sizes[src]))
-        projs.append(_projection(src, tgt, w))
+        projs.append(_projection(src, tgt, _weights(draw, rng, 0.0, 0.7, (sizes[tgt], sizes[src]))))
     net = Network(n_in, pops, projs, dt=DT)
     bins = draw(st.integers(1, 5))
     graded = draw(st.booleans())
@@ -402,6 +409,42 @@ def test_timed_sync_computes_exactly_what_the_step_model_computes(case, hw):
     assert step.energy_pj.static == 0.0
     np.testing.assert_allclose([s.synaptic, s.neuron_update, s.spike_message, s.routing],
                                [t.synaptic, t.neuron_update, t.spike_message, t.routing], rtol=1e-12)
+
+
+def _dense_float32_network(sizes: list[int], seed: int) -> Network:
+    """Dense layers of float32 weights (N(0, 4 / fan-in), as the benchmarks' `target`): every row contiguous."""
+    rng = np.random.default_rng(seed)
+    weights = [(rng.normal(0.0, 2.0 / np.sqrt(n_in), (n_out, n_in))).astype(np.float32).astype(np.float64)
+               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    return Network.from_weights(weights, threshold=0.3, beta=math.exp(-1.0), dt=DT)
+
+
+@pytest.mark.parametrize("neurons_per_core", [1024, 64, 37])
+def test_timed_sync_on_dense_float32_layers_split_over_cores_equals_the_step_model(neurons_per_core):
+    """Wide dense layers take the timed engine's vector paths: a core adds the rows that reach the same run
+    of its neurons in one pass, and a layer larger than a core splits every row into one route per core."""
+    net = _dense_float32_network([300, 200, 150, 10], seed=5)
+    frames = np.random.default_rng(5).random((4, 8, 300)) < 0.1
+    hw = Hardware("dense", CoreLimits(neurons_per_core=neurons_per_core), _costs())
+    step = neuroemu.Emulator(net, schedule="sync").run_batch(frames)
+    tim = timed(net, hw, schedule="sync").run_batch(frames)
+    assert np.all(step.layer_spike_counts.sum(axis=(0, 1)) > 0)  # every layer fires: the case is not vacuous
+    for name in ("spike_counts", "synops_per_bin", "neuron_updates_per_bin", "spikes_to_output", "layer_spike_counts"):
+        np.testing.assert_array_equal(getattr(tim, name), getattr(step, name), err_msg=name)
+
+
+@pytest.mark.parametrize("schedule", ["momentum", "fifo"])
+def test_prioritised_timed_input_on_a_wide_dense_float32_layer_equals_the_step_model(schedule):
+    """test_prioritised_timed_input_equals_the_step_model_on_one_hidden_layer at a width where the input task
+    and each spike message reach a run of 120 neurons, delivered by the vector paths."""
+    net = _dense_float32_network([300, 120, 10], seed=6)
+    frames = np.random.default_rng(6).random((4, 8, 300)) < 0.1
+    hw = Hardware("wide", CoreLimits(neurons_per_core=128, mesh=(2, 1)), _costs())
+    tim = timed(net, hw, schedule=schedule).run_batch(frames)
+    step = neuroemu.Emulator(net, schedule=schedule, group_size=1).run_batch(frames)
+    assert tim.output_counts.sum() > 0
+    np.testing.assert_array_equal(tim.spike_counts, step.spike_counts)
+    np.testing.assert_array_equal(tim.synops_per_bin, step.synops_per_bin)
 
 
 @settings(max_examples=40, deadline=None)

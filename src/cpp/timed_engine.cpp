@@ -30,7 +30,8 @@ bool TimedEngine::momentum_below(const Message& a, const Message& b) {
     return a.seq > b.seq;
 }
 
-TimedEngine::TimedEngine(const Network& network, const HardwareModel& model) : net_(network), model_(model) {
+TimedEngine::TimedEngine(const Network& network, const HardwareModel& model)
+    : net_(network), model_(model), kernels_(kernels::table()) {
     if (!model_.fits(net_)) throw ConfigError("the hardware mapping was built for another network");
     const auto n = static_cast<std::size_t>(net_.n_neurons());
     v_.resize(n);
@@ -101,15 +102,103 @@ void TimedEngine::catch_up(int32_t neuron, int32_t bin, int64_t time) {
     leaked_to_[i] = std::max(leaked_to_[i], bin);
 }
 
+// The fan-out row of a message's source (an input channel or a neuron).
+FanOut TimedEngine::row_of(const Message& m) const {
+    const int32_t n_inputs = net_.n_inputs();
+    return m.entry < n_inputs ? net_.input_fanout().row(m.entry) : net_.neuron_fanout().row(m.entry - n_inputs);
+}
+
+void TimedEngine::clear_received() {
+    received_.clear();
+    stamped_first_ = stamped_last_ = 0;
+}
+
+// Adds the current of one message to its route's targets, listing in received_ each target that had none
+// under receive_stamp_ (its current starts from 0.0). A contiguous row (a dense layer) takes vector kernels
+// where the targets are known: all new (nothing received yet on this core) or all listed already.
 void TimedEngine::deliver(const Message& m) {
     const Route& r = model_.route(m.route);
-    const int32_t n_inputs = net_.n_inputs();
-    const FanOut row = m.entry < n_inputs ? net_.input_fanout().row(m.entry)
-                                          : net_.neuron_fanout().row(m.entry - n_inputs);
+    const FanOut row = row_of(m);
+    if (row.contiguous() && r.end > r.begin) {
+        const auto first = static_cast<int32_t>(row.first + r.begin);
+        const auto last = static_cast<int32_t>(row.first + r.end);
+        if (first >= stamped_first_ && last <= stamped_last_) {
+            add_contiguous(row, r.begin, r.end, m.multiplicity);
+            return;
+        }
+        if (received_.empty()) {  // a route's targets lie on one core, and this core has received nothing
+            std::fill(current_.begin() + first, current_.begin() + last, 0.0);
+            add_contiguous(row, r.begin, r.end, m.multiplicity);
+            std::fill(received_stamp_.begin() + first, received_stamp_.begin() + last, receive_stamp_);
+            for (int32_t t = first; t < last; ++t) received_.push_back(t);
+            stamped_first_ = first;
+            stamped_last_ = last;
+            return;
+        }
+    }
     if (row.weights32) {
         deliver_route(row.targets, row.weights32, r.begin, r.end, m.multiplicity);
     } else {
         deliver_route(row.targets, row.weights, r.begin, r.end, m.multiplicity);
+    }
+    if (row.contiguous() && r.end - r.begin > stamped_last_ - stamped_first_) {
+        stamped_first_ = static_cast<int32_t>(row.first + r.begin);
+        stamped_last_ = static_cast<int32_t>(row.first + r.end);
+    }
+}
+
+// The rows of a contiguous float table onto the same targets, from the message at `at` on: one
+// kernels::add_rows_f32 pass keeps the targets' sums in registers (each target still sums in message order).
+// Returns how many messages it took: none unless the first one's targets are all listed in received_.
+std::size_t TimedEngine::add_same_targets(const Message* messages, std::size_t count, std::size_t at) {
+    auto segment = [&](const Message& m, int32_t& first, int32_t& last) -> const float* {
+        const Route& r = model_.route(m.route);
+        const FanOut row = row_of(m);
+        if (!row.contiguous() || row.weights32 == nullptr) return nullptr;
+        first = static_cast<int32_t>(row.first + r.begin);
+        last = static_cast<int32_t>(row.first + r.end);
+        return row.weights32 + r.begin;
+    };
+    int32_t first = 0;
+    int32_t last = 0;
+    const float* weights = segment(messages[at], first, last);
+    if (weights == nullptr || first >= last || first < stamped_first_ || last > stamped_last_) return 0;
+    batch_rows_.assign(1, weights);
+    batch_multiplicities_.assign(1, messages[at].multiplicity);
+    std::size_t k = at + 1;
+    for (; k < count; ++k) {
+        int32_t next_first = 0;
+        int32_t next_last = 0;
+        const float* next = segment(messages[k], next_first, next_last);
+        if (next == nullptr || next_first != first || next_last != last) break;
+        batch_rows_.push_back(next);
+        batch_multiplicities_.push_back(messages[k].multiplicity);
+    }
+    kernels_.add_rows_f32(current_.data() + first, batch_rows_.data(), batch_multiplicities_.data(),
+                          static_cast<int64_t>(batch_rows_.size()), last - first);
+    return k - at;
+}
+
+// Delivers messages in turn (the caller's order is the summation order).
+void TimedEngine::deliver_all(const Message* messages, std::size_t count) {
+    for (std::size_t k = 0; k < count;) {
+        const std::size_t taken = add_same_targets(messages, count, k);
+        if (taken > 0) {
+            k += taken;
+        } else {
+            deliver(messages[k++]);
+        }
+    }
+}
+
+// current[t] += multiplicity * weight for the synapses [begin, end) of a contiguous row: deliver_route's
+// arithmetic, in a vector kernel.
+void TimedEngine::add_contiguous(const FanOut& row, int64_t begin, int64_t end, double multiplicity) {
+    double* current = current_.data() + row.first + begin;
+    if (row.weights32) {
+        kernels_.add_scaled_f32(current, row.weights32 + begin, multiplicity, end - begin);
+    } else {
+        kernels_.add_scaled(current, row.weights + begin, multiplicity, end - begin);
     }
 }
 
@@ -368,21 +457,35 @@ void TimedEngine::start_task(int32_t core, int64_t now, Xoshiro256& rng) {
         // A prioritised input task, before any waiting spike message: a synop per delivered event x synapse
         // and one active update per distinct touched neuron.
         const InputTask& task = c.input_tasks[c.input_head];
-        const int32_t n_inputs = net_.n_inputs();
         ++check_stamp_;
         c.task_synops = 0;
         c.task_touched = 0;
+        // Neurons [marked_first, marked_last) are all marked: a contiguous row (a dense layer) within them
+        // touches nothing new, and the task's first one marks its whole run at once.
+        int32_t marked_first = 0;
+        int32_t marked_last = 0;
         for (std::size_t k = task.begin; k < task.end; ++k) {
             const Message& m = c.input_messages[k];
             const Route& r = model_.route(m.route);
             c.task_synops += synop_events(m);
-            const FanOut row = m.entry < n_inputs ? net_.input_fanout().row(m.entry)
-                                                  : net_.neuron_fanout().row(m.entry - n_inputs);
-            for (int64_t s = r.begin; s < r.end; ++s) {
-                const auto t = static_cast<std::size_t>(row.targets[s]);
-                if (checked_stamp_[t] == check_stamp_) continue;
-                checked_stamp_[t] = check_stamp_;
-                ++c.task_touched;
+            const FanOut row = row_of(m);
+            const auto first = static_cast<int32_t>(row.first + r.begin);
+            const auto last = static_cast<int32_t>(row.first + r.end);
+            if (row.contiguous() && first >= marked_first && last <= marked_last) continue;
+            if (row.contiguous() && c.task_touched == 0) {
+                std::fill(checked_stamp_.begin() + first, checked_stamp_.begin() + last, check_stamp_);
+                c.task_touched = last - first;
+            } else {
+                for (int64_t s = r.begin; s < r.end; ++s) {
+                    const auto t = static_cast<std::size_t>(row.targets[s]);
+                    if (checked_stamp_[t] == check_stamp_) continue;
+                    checked_stamp_[t] = check_stamp_;
+                    ++c.task_touched;
+                }
+            }
+            if (row.contiguous() && last - first > marked_last - marked_first) {
+                marked_first = first;
+                marked_last = last;
             }
         }
         cost = c.task_synops * lat.synop + c.task_touched * lat.neuron_active;
@@ -443,8 +546,8 @@ void TimedEngine::finish_task(int32_t core, int64_t now) {
         counters.neuron_updates[bin] += c.task_touched;
         counters.forward_steps[bin] += 1;
         ++receive_stamp_;
-        received_.clear();
-        for (std::size_t k = task.begin; k < task.end; ++k) deliver(c.input_messages[k]);
+        clear_received();
+        deliver_all(c.input_messages.data() + task.begin, task.end - task.begin);
         std::sort(received_.begin(), received_.end());
         check_received();
         if (c.input_head == c.input_tasks.size()) {
@@ -459,7 +562,7 @@ void TimedEngine::finish_task(int32_t core, int64_t now) {
         counters.neuron_updates[bin] += r.touched;
         counters.forward_steps[bin] += 1;
         ++receive_stamp_;
-        received_.clear();
+        clear_received();
         deliver(m);
         check_received();  // ascending: the row is sorted by target
     }
@@ -635,14 +738,14 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
                 const int64_t start = std::max(phase_start, free_at[c]);
                 // Deliver every held message in ascending source index: the step model's summation order.
                 std::sort(state.waiting.begin(), state.waiting.end(), by_entry);
-                received_.clear();
+                clear_received();
                 int64_t synops = 0;
                 int64_t latest_arrival = phase_start;
                 for (const Message& m : state.waiting) {
-                    deliver(m);
                     synops += synop_events(m);
                     latest_arrival = std::max(latest_arrival, m.arrival);
                 }
+                deliver_all(state.waiting.data(), state.waiting.size());
                 out_->totals[kDeliveries] += static_cast<int64_t>(state.waiting.size());
                 state.waiting.clear();
                 // Check as the step model's sync phase does: received, biased or above-threshold neurons.

@@ -19,6 +19,10 @@
 
 namespace neuroemu {
 
+namespace kernels {
+struct Table;  // kernels.hpp
+}  // namespace kernels
+
 struct TimedConfig {
     Schedule schedule = Schedule::Fifo;
     uint64_t seed = 0;
@@ -141,9 +145,14 @@ private:
     int32_t bin_of(int64_t time) const;
     void catch_up(int32_t neuron, int32_t bin, int64_t time);
     double decay(double beta, int64_t elapsed) const;
+    FanOut row_of(const Message& m) const;
     void deliver(const Message& m);
     template <typename Weight>
     void deliver_route(const int32_t* targets, const Weight* weights, int64_t begin, int64_t end, double multiplicity);
+    void add_contiguous(const FanOut& row, int64_t begin, int64_t end, double multiplicity);
+    std::size_t add_same_targets(const Message* messages, std::size_t count, std::size_t at);
+    void deliver_all(const Message* messages, std::size_t count);
+    void clear_received();
     int64_t fire(int32_t neuron, double u, int32_t bin, bool repeat);
     void refresh_above(int32_t core);
     void record(int32_t bin, int64_t step, int64_t steps_so_far);
@@ -163,6 +172,7 @@ private:
 
     const Network& net_;
     const HardwareModel& model_;
+    const kernels::Table& kernels_;
     const TimedConfig* config_ = nullptr;
     const TimedSampleCounters* out_ = nullptr;
     int64_t bins_ = 0;
@@ -180,6 +190,12 @@ private:
     std::vector<uint64_t> checked_stamp_;
     std::vector<uint8_t> in_above_;
     std::vector<int32_t> received_;
+    std::vector<const float*> batch_rows_;  // add_same_targets' scratch
+    std::vector<double> batch_multiplicities_;
+    // Neurons [stamped_first_, stamped_last_) are all in received_ (a contiguous row delivered them): a
+    // contiguous row within that run only adds its current.
+    int32_t stamped_first_ = 0;
+    int32_t stamped_last_ = 0;
     std::vector<int64_t> bin_spikes_;
     std::vector<Spike> spikes_;
     std::vector<std::vector<int32_t>> biased_of_core_;
