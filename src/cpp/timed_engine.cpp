@@ -737,7 +737,10 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
                 Core& state = cores_[c];
                 const int64_t start = std::max(phase_start, free_at[c]);
                 // Deliver every held message in ascending source index: the step model's summation order.
-                std::sort(state.waiting.begin(), state.waiting.end(), by_entry);
+                // (Mostly in order already: a dense layer's spikes go out in ascending neuron order.)
+                if (!std::is_sorted(state.waiting.begin(), state.waiting.end(), by_entry)) {
+                    std::sort(state.waiting.begin(), state.waiting.end(), by_entry);
+                }
                 clear_received();
                 int64_t synops = 0;
                 int64_t latest_arrival = phase_start;
@@ -784,13 +787,17 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
                         count_route(*r, false, 1);
                         const Message m{end + lat.spike_out + r->latency, message_seq_++, model_.route_index(r),
                                         static_cast<int32_t>(entry), 1.0, 0.0};
-                        sent.push_back(m);
+                        // One sent to a core of this population (a recurrent edge) must wait for the next
+                        // bin's phase, as in the step model: it joins that core's queue after this phase.
+                        if (model_.core_population(r->core) == p) {
+                            sent.push_back(m);
+                        } else {
+                            cores_[static_cast<std::size_t>(r->core)].waiting.push_back(m);
+                        }
                         phase_end = std::max(phase_end, m.arrival);
                     }
                 }
             }
-            // Only now do this phase's messages join their cores' queues: one sent to a core of this
-            // population (a recurrent edge) must wait for the next bin's phase, as in the step model.
             for (const Message& m : sent) cores_[static_cast<std::size_t>(model_.route(m.route).core)].waiting.push_back(m);
             sent.clear();
             std::sort(spikes_.begin(), spikes_.end(),
