@@ -433,6 +433,46 @@ def test_timed_sync_on_dense_float32_layers_split_over_cores_equals_the_step_mod
         np.testing.assert_array_equal(getattr(tim, name), getattr(step, name), err_msg=name)
 
 
+@st.composite
+def wide_networks(draw):
+    """Layers of 20-80 neurons over cores of 9-40: cores where few neurons receive (checked one by one) and
+    where many do (checked in vector passes), with biases, subtract reset (neurons left above threshold),
+    refractoriness on or off, and quiet stretches of input (neurons that owe the leak of many bins)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n_in = draw(st.integers(5, 40))
+    sizes = draw(st.lists(st.integers(20, 80), min_size=1, max_size=3))
+    pops, projs, prev = [], [], n_in
+    for layer, size in enumerate(sizes):
+        pops.append(Population(
+            size,
+            np.full(size, 1.0),
+            np.full(size, draw(st.sampled_from([1.0, 0.9, 0.5]))),
+            rng.normal(0.0, 0.2, size) * (rng.random(size) < 0.3) if draw(st.booleans()) else np.zeros(size),
+            draw(st.sampled_from(["zero", "subtract"])),
+            draw(st.booleans()),
+        ))
+        w = rng.normal(0.5, 1.0, (size, prev)) * 2.0 / np.sqrt(prev)
+        w[rng.random(w.shape) < draw(st.sampled_from([0.0, 0.6, 0.95]))] = 0.0
+        projs.append(_projection(layer - 1, layer, w))
+        prev = size
+    net = Network(n_in, pops, projs, dt=DT)
+    bins = draw(st.integers(1, 14))
+    frames = (rng.random((bins, n_in)) < draw(st.sampled_from([0.05, 0.3]))).astype(float)
+    frames[rng.random(bins) < draw(st.sampled_from([0.0, 0.8]))] = 0.0  # quiet bins
+    return net, frames, draw(st.integers(9, 40))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=wide_networks())
+def test_timed_sync_on_wide_random_layers_equals_the_step_model(case):
+    net, frames, per_core = case
+    hw = Hardware("wide", CoreLimits(neurons_per_core=per_core), _costs())
+    step = neuroemu.Emulator(net, schedule="sync").run(frames)
+    tim = timed(net, hw, schedule="sync").run(frames)
+    for name in ("spike_counts", "synops_per_bin", "neuron_updates_per_bin", "spikes_to_output"):
+        np.testing.assert_array_equal(getattr(tim, name), getattr(step, name), err_msg=name)
+
+
 @pytest.mark.parametrize("schedule", ["momentum", "fifo"])
 def test_prioritised_timed_input_on_a_wide_dense_float32_layer_equals_the_step_model(schedule):
     """test_prioritised_timed_input_equals_the_step_model_on_one_hidden_layer at a width where the input task

@@ -16,6 +16,10 @@ namespace neuroemu {
 
 namespace {
 
+// The sync check of a core runs as vector passes over all its neurons (check_core) once at least one in
+// kVectorCheckRatio of them received current, else neuron by neuron.
+constexpr int64_t kVectorCheckRatio = 8;
+
 // A neuron with subtract reset and no refractoriness fires again at once while it stays above threshold;
 // this bounds one update (runaway potentials).
 constexpr int64_t kMaxSpikesPerUpdate = 1000000;
@@ -41,6 +45,7 @@ TimedEngine::TimedEngine(const Network& network, const HardwareModel& model)
     leaked_at_.resize(n);
     refractory_bin_.resize(n);
     received_stamp_.assign(n, 0);
+    received_bytes_.assign(n, 0);
     checked_stamp_.assign(n, 0);
     in_above_.resize(n);
     const auto n_cores = static_cast<std::size_t>(model_.n_cores());
@@ -755,6 +760,8 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
                 ++check_stamp_;
                 int64_t updates = 0;
                 const std::size_t first_spike = spikes_.size();
+                const int32_t core_first = model_.core_first(core);
+                const int32_t core_last = model_.core_first(core + 1);
                 auto check = [&](int32_t neuron) {
                     const auto i = static_cast<std::size_t>(neuron);
                     if (checked_stamp_[i] == check_stamp_) return;
@@ -767,11 +774,17 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
                     const int64_t k = fire(neuron, received ? v_[i] + current_[i] : v_[i], bin, false);
                     if (k > 0) spikes_.push_back({neuron, k, 0});
                 };
-                for (const int32_t neuron : received_) check(neuron);
-                for (const int32_t neuron : biased_of_core_[c]) check(neuron);
-                // By index: a check may append to the list (the appended neuron is already checked).
-                for (std::size_t a = 0; a < above_of_core_[c].size(); ++a) check(above_of_core_[c][a]);
-                refresh_above(core);
+                if (!config_->continuous_leak &&
+                    static_cast<int64_t>(received_.size()) * kVectorCheckRatio >= core_last - core_first) {
+                    updates = check_core(core_first, core_last, bin);
+                    refresh_above(core);
+                } else {
+                    for (const int32_t neuron : received_) check(neuron);
+                    for (const int32_t neuron : biased_of_core_[c]) check(neuron);
+                    // By index: a check may append to the list (the appended neuron is already checked).
+                    for (std::size_t a = 0; a < above_of_core_[c].size(); ++a) check(above_of_core_[c][a]);
+                    refresh_above(core);
+                }
                 const int64_t end = start + synops * lat.synop + updates * lat.neuron_active;
                 free_at[c] = end;
                 out_->core_busy[core] += end - start;
@@ -810,6 +823,47 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
         next_start = phase_start;
         last_time_ = std::max(last_time_, phase_start);
     }
+}
+
+// The sync check of a core's neurons [first, last) in vector passes, where many of them received: the leak
+// each owes (kernels::leak_range, as catch_up computes it), then kernels::check_masked, which checks every
+// neuron as the scalar check above would (a received one integrates its current; one that did not is
+// updated only where it has a bias or stays above threshold), then fire() for those that crossed.
+// Returns the number of updates.
+int64_t TimedEngine::check_core(int32_t first, int32_t last, int32_t bin) {
+    const int64_t n = last - first;
+    const uint64_t stamp = receive_stamp_;
+    const uint64_t* stamps = received_stamp_.data() + first;
+    uint8_t* received = received_bytes_.data() + first;
+    double* current = current_.data() + first;
+    for (int64_t k = 0; k < n; ++k) {  // check_masked reads 0.0 as the current of a neuron that received none
+        const bool got = stamps[k] == stamp;
+        received[k] = static_cast<uint8_t>(got);
+        current[k] = got ? current[k] : 0.0;
+    }
+    const NeuronParameters& params = net_.params();
+    const int32_t oldest = kernels_.min_i32(leaked_to_.data() + first, n);
+    constexpr int32_t kMaxVectorLag = 8;  // beyond it, a pass per bin of lag costs more than one catch_up each
+    if (bin - oldest <= kMaxVectorLag) {
+        if (oldest < bin) {
+            kernels_.leak_range(v_.data() + first, leaked_to_.data() + first, params.beta.data() + first,
+                                params.bias.data() + first, bin, bin - oldest, n);
+        }
+    } else {
+        for (int32_t neuron = first; neuron < last; ++neuron) catch_up(neuron, bin, 0);
+    }
+    if (fired_.size() < static_cast<std::size_t>(n)) fired_.resize(static_cast<std::size_t>(n));
+    int64_t n_fired = 0;
+    const int64_t updates = kernels_.check_masked(current, v_.data() + first, params.threshold.data() + first,
+                                                  params.bias.data() + first, true, refractory_bin_.data() + first,
+                                                  bin, n, received, fired_.data(), &n_fired);
+    for (int64_t j = 0; j < n_fired; ++j) {
+        const int32_t neuron = first + fired_[static_cast<std::size_t>(j)];
+        // The check left u in v_; fire() applies the spike (pre-spike potential, reset, refractoriness).
+        const int64_t k = fire(neuron, v_[static_cast<std::size_t>(neuron)], bin, false);
+        spikes_.push_back({neuron, k, 0});
+    }
+    return updates;
 }
 
 // -- batches ----------------------------------------------------------------------------------------------

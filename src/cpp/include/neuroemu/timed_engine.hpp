@@ -169,6 +169,7 @@ private:
     Message take_next(Core& core, Xoshiro256& rng);
 
     void run_sync(const std::vector<InputEvent>& inputs, Interrupt* interrupt);
+    int64_t check_core(int32_t first, int32_t last, int32_t bin);
 
     const Network& net_;
     const HardwareModel& model_;
@@ -190,6 +191,8 @@ private:
     std::vector<uint64_t> checked_stamp_;
     std::vector<uint8_t> in_above_;
     std::vector<int32_t> received_;
+    std::vector<uint8_t> received_bytes_;   // check_core: 1 for a neuron that received (all 0 between calls)
+    std::vector<int32_t> fired_;            // check_core's scratch
     std::vector<const float*> batch_rows_;  // add_same_targets' scratch
     std::vector<double> batch_multiplicities_;
     // Neurons [stamped_first_, stamped_last_) are all in received_ (a contiguous row delivered them): a
