@@ -74,7 +74,14 @@ double TimedEngine::decay(double beta, int64_t elapsed) const {
     return std::exp(std::log(beta) * (static_cast<double>(elapsed) / static_cast<double>(model_.dt())));
 }
 
-void TimedEngine::catch_up(int32_t neuron, int32_t bin, int64_t time) {
+// Most calls find the neuron caught up already (one that received before in this bin): that test is inline,
+// the leak itself is not.
+inline void TimedEngine::catch_up(int32_t neuron, int32_t bin, int64_t time) {
+    if (!config_->continuous_leak && leaked_to_[static_cast<std::size_t>(neuron)] >= bin) return;
+    catch_up_owed(neuron, bin, time);
+}
+
+void TimedEngine::catch_up_owed(int32_t neuron, int32_t bin, int64_t time) {
     const auto i = static_cast<std::size_t>(neuron);
     const double beta = net_.params().beta[i];
     const double bias = net_.params().bias[i];
@@ -234,14 +241,21 @@ int64_t TimedEngine::synop_events(const Message& m) const {
     return events * (r.end - r.begin);
 }
 
-// The threshold check after integration (u = v + I): returns the number of spikes.
-int64_t TimedEngine::fire(int32_t neuron, double u, int32_t bin, bool repeat) {
+// The threshold check after integration (u = v + I): returns the number of spikes. Inline: most checks do
+// not fire.
+inline int64_t TimedEngine::fire(int32_t neuron, double u, int32_t bin, bool repeat) {
     const auto i = static_cast<std::size_t>(neuron);
-    const double theta = net_.params().threshold[i];
-    if (!(u > theta)) {
+    if (!(u > net_.params().threshold[i])) {
         v_[i] = u;
         return 0;
     }
+    return spike(neuron, u, bin, repeat);
+}
+
+// fire() where u crossed the threshold.
+int64_t TimedEngine::spike(int32_t neuron, double u, int32_t bin, bool repeat) {
+    const auto i = static_cast<std::size_t>(neuron);
+    const double theta = net_.params().threshold[i];
     const bool subtract = net_.params().subtract_reset[i] != 0;
     const bool refractory = net_.params().refractory[i] != 0;
     int64_t k = 0;

@@ -144,6 +144,7 @@ private:
     void reset_sample(const TimedConfig& config, const TimedSampleCounters& out, int64_t bins);
     int32_t bin_of(int64_t time) const;
     void catch_up(int32_t neuron, int32_t bin, int64_t time);
+    void catch_up_owed(int32_t neuron, int32_t bin, int64_t time);
     double decay(double beta, int64_t elapsed) const;
     FanOut row_of(const Message& m) const;
     void deliver(const Message& m);
@@ -154,6 +155,7 @@ private:
     void deliver_all(const Message* messages, std::size_t count);
     void clear_received();
     int64_t fire(int32_t neuron, double u, int32_t bin, bool repeat);
+    int64_t spike(int32_t neuron, double u, int32_t bin, bool repeat);
     void refresh_above(int32_t core);
     void record(int32_t bin, int64_t step, int64_t steps_so_far);
     static bool momentum_below(const Message& a, const Message& b);
