@@ -175,6 +175,23 @@ def test_prioritised_and_queued_input_fire_differently_as_in_the_step_model(sche
         assert tim.spike_counts[:, 0].tolist() == expected
 
 
+@pytest.mark.parametrize("prioritize_input", [True, False])
+@pytest.mark.parametrize("gap", [False, True])
+@pytest.mark.parametrize("schedule", ["fifo", "momentum"])
+def test_subtract_reset_without_refractoriness_fires_repeatedly_in_one_update_by_hand(schedule, gap,
+                                                                                     prioritize_input):
+    """One input event onto neurons with weights 2.5, 0.5, 1.2 (threshold 1, subtract reset, no refractory
+    period): the first fires twice in its update (2.5 -> 1.5 -> 0.5), the third once. Without a gap the row is
+    contiguous (the vector check), with a zero weight between them it is not (the check per neuron)."""
+    w = np.array([[2.5], [0.0], [0.5], [1.2]]) if gap else np.array([[2.5], [0.5], [1.2]])
+    net = Network(1, [Population(len(w), np.ones(len(w)), np.ones(len(w)), np.zeros(len(w)), "subtract", False)],
+                  [_projection(-1, 0, w)], dt=DT)
+    res = timed(net, _one_core_hardware(), schedule=schedule, prioritize_input=prioritize_input).run(np.ones((1, 1)))
+    expected = [2, 0, 0, 1] if gap else [2, 0, 1]
+    np.testing.assert_array_equal(res.spike_counts[0], expected)
+    assert res.hardware_counters.messages == 1  # the input event; the output layer sends nothing
+
+
 def test_input_task_timing_on_a_chain_by_hand():
     """2 channels -> n0 (core 0, the input port's tile) -> n1 (core 1, one hop east)."""
     syn, act, inact, out, msg, ew, *_ = (COSTS[op][1] for op in COSTS)

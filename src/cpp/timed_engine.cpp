@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <string>
 
 #include "frame_scan.hpp"
@@ -142,7 +143,9 @@ void TimedEngine::deliver(const Message& m) {
             std::fill(current_.begin() + first, current_.begin() + last, 0.0);
             add_contiguous(row, r.begin, r.end, m.multiplicity);
             std::fill(received_stamp_.begin() + first, received_stamp_.begin() + last, receive_stamp_);
-            for (int32_t t = first; t < last; ++t) received_.push_back(t);
+            const std::size_t listed = received_.size();
+            received_.resize(listed + static_cast<std::size_t>(last - first));
+            std::iota(received_.begin() + static_cast<std::ptrdiff_t>(listed), received_.end(), first);
             stamped_first_ = first;
             stamped_last_ = last;
             return;
@@ -541,6 +544,13 @@ void TimedEngine::finish_task(int32_t core, int64_t now) {
     const SampleCounters& counters = out_->bins;
     spikes_.clear();
     auto check_received = [&]() {
+        // Where a dense row reached a run of neurons and nothing else (received_ is that run, ascending), in
+        // vector passes; spikes come out in the same order either way.
+        if (!config_->continuous_leak && !received_.empty() &&
+            static_cast<std::size_t>(stamped_last_ - stamped_first_) == received_.size()) {
+            check_run(stamped_first_, stamped_last_, bin, now);
+            return;
+        }
         for (const int32_t neuron : received_) {
             const auto i = static_cast<std::size_t>(neuron);
             if (refractory_bin_[i] == bin) continue;  // the current is discarded
@@ -839,6 +849,38 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
     }
 }
 
+// Brings neurons [first, last) up to `bin` (bin leak mode) as catch_up would: one kernels::leak_range pass per
+// bin of lag, or catch_up one by one where some neuron owes more than kMaxVectorLag bins.
+void TimedEngine::leak_run(int32_t first, int32_t last, int32_t bin) {
+    const int64_t n = last - first;
+    const int32_t oldest = kernels_.min_i32(leaked_to_.data() + first, n);
+    constexpr int32_t kMaxVectorLag = 8;  // beyond it, a pass per bin of lag costs more than one catch_up each
+    if (bin - oldest > kMaxVectorLag) {
+        for (int32_t neuron = first; neuron < last; ++neuron) catch_up(neuron, bin, 0);
+    } else if (oldest < bin) {
+        const NeuronParameters& params = net_.params();
+        kernels_.leak_range(v_.data() + first, leaked_to_.data() + first, params.beta.data() + first,
+                            params.bias.data() + first, bin, bin - oldest, n);
+    }
+}
+
+// The check after a delivery (asynchronous schedules) where the neurons [first, last) received and no others:
+// the leak they owe, then kernels::check_range (u = v + current, v = u, a spike where u > threshold, the
+// refractory ones skipped), then fire() for those that crossed (repeatedly, without refractoriness).
+void TimedEngine::check_run(int32_t first, int32_t last, int32_t bin, int64_t now) {
+    const int64_t n = last - first;
+    leak_run(first, last, bin);
+    if (fired_.size() < static_cast<std::size_t>(n)) fired_.resize(static_cast<std::size_t>(n));
+    int64_t n_fired = 0;
+    kernels_.check_range(current_.data() + first, v_.data() + first, net_.params().threshold.data() + first,
+                         refractory_bin_.data() + first, bin, n, fired_.data(), &n_fired);
+    for (int64_t j = 0; j < n_fired; ++j) {
+        const int32_t neuron = first + fired_[static_cast<std::size_t>(j)];
+        const int64_t k = fire(neuron, v_[static_cast<std::size_t>(neuron)], bin, true);  // (u is in v_)
+        spikes_.push_back({neuron, k, now});
+    }
+}
+
 // The sync check of a core's neurons [first, last) in vector passes, where many of them received: the leak
 // each owes (kernels::leak_range, as catch_up computes it), then kernels::check_masked, which checks every
 // neuron as the scalar check above would (a received one integrates its current; one that did not is
@@ -855,17 +897,8 @@ int64_t TimedEngine::check_core(int32_t first, int32_t last, int32_t bin) {
         received[k] = static_cast<uint8_t>(got);
         current[k] = got ? current[k] : 0.0;
     }
+    leak_run(first, last, bin);
     const NeuronParameters& params = net_.params();
-    const int32_t oldest = kernels_.min_i32(leaked_to_.data() + first, n);
-    constexpr int32_t kMaxVectorLag = 8;  // beyond it, a pass per bin of lag costs more than one catch_up each
-    if (bin - oldest <= kMaxVectorLag) {
-        if (oldest < bin) {
-            kernels_.leak_range(v_.data() + first, leaked_to_.data() + first, params.beta.data() + first,
-                                params.bias.data() + first, bin, bin - oldest, n);
-        }
-    } else {
-        for (int32_t neuron = first; neuron < last; ++neuron) catch_up(neuron, bin, 0);
-    }
     if (fired_.size() < static_cast<std::size_t>(n)) fired_.resize(static_cast<std::size_t>(n));
     int64_t n_fired = 0;
     const int64_t updates = kernels_.check_masked(current, v_.data() + first, params.threshold.data() + first,

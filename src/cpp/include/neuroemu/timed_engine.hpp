@@ -172,6 +172,8 @@ private:
 
     void run_sync(const std::vector<InputEvent>& inputs, Interrupt* interrupt);
     int64_t check_core(int32_t first, int32_t last, int32_t bin);
+    void leak_run(int32_t first, int32_t last, int32_t bin);
+    void check_run(int32_t first, int32_t last, int32_t bin, int64_t now);
 
     const Network& net_;
     const HardwareModel& model_;
