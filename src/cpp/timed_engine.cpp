@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -888,15 +889,10 @@ void TimedEngine::check_run(int32_t first, int32_t last, int32_t bin, int64_t no
 // Returns the number of updates.
 int64_t TimedEngine::check_core(int32_t first, int32_t last, int32_t bin) {
     const int64_t n = last - first;
-    const uint64_t stamp = receive_stamp_;
-    const uint64_t* stamps = received_stamp_.data() + first;
     uint8_t* received = received_bytes_.data() + first;
     double* current = current_.data() + first;
-    for (int64_t k = 0; k < n; ++k) {  // check_masked reads 0.0 as the current of a neuron that received none
-        const bool got = stamps[k] == stamp;
-        received[k] = static_cast<uint8_t>(got);
-        current[k] = got ? current[k] : 0.0;
-    }
+    // check_masked reads 0.0 as the current of a neuron that received none; others hold stale values.
+    kernels_.mark_stamped(received_stamp_.data() + first, receive_stamp_, n, received, current);
     leak_run(first, last, bin);
     const NeuronParameters& params = net_.params();
     if (fired_.size() < static_cast<std::size_t>(n)) fired_.resize(static_cast<std::size_t>(n));
