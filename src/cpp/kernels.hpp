@@ -45,9 +45,6 @@ struct Table {
                        int32_t lag, int64_t n);
     // The smallest of a[0..n-1] (INT32_MAX when n == 0).
     int32_t (*min_i32)(const int32_t* a, int64_t n);
-    // received[k] = (stamps[k] == stamp) for k < n; current[k] keeps its value where that holds and becomes
-    // +0.0 elsewhere (the timed engine's stale currents, before check_masked).
-    void (*mark_stamped)(const uint64_t* stamps, uint64_t stamp, int64_t n, uint8_t* received, double* current);
     // Writes the non-zero values of x[0..n-1] and their indices in ascending order and checks every value.
     // indices and values must have room for n entries: those past the returned count may be overwritten.
     FrameScan (*scan_nonzero)(const double* x, int64_t n, int32_t* indices, double* values);

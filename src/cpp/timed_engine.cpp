@@ -18,8 +18,8 @@ namespace neuroemu {
 
 namespace {
 
-// The sync check of a core runs as vector passes over all its neurons (check_core) once at least one in
-// kVectorCheckRatio of them received current, else neuron by neuron.
+// The sync phase of a core delivers and checks in vector passes over all its neurons (deliver_marked,
+// check_marked) where at least one synapse per kVectorCheckRatio neurons arrives, else neuron by neuron.
 constexpr int64_t kVectorCheckRatio = 8;
 
 // A neuron with subtract reset and no refractoriness fires again at once while it stays above threshold;
@@ -163,29 +163,29 @@ void TimedEngine::deliver(const Message& m) {
     }
 }
 
-// The rows of a contiguous float table onto the same targets, from the message at `at` on: one
-// kernels::add_rows_f32 pass keeps the targets' sums in registers (each target still sums in message order).
-// Returns how many messages it took: none unless the first one's targets are all listed in received_.
-std::size_t TimedEngine::add_same_targets(const Message* messages, std::size_t count, std::size_t at) {
-    auto segment = [&](const Message& m, int32_t& first, int32_t& last) -> const float* {
-        const Route& r = model_.route(m.route);
-        const FanOut row = row_of(m);
-        if (!row.contiguous() || row.weights32 == nullptr) return nullptr;
-        first = static_cast<int32_t>(row.first + r.begin);
-        last = static_cast<int32_t>(row.first + r.end);
-        return row.weights32 + r.begin;
-    };
-    int32_t first = 0;
-    int32_t last = 0;
-    const float* weights = segment(messages[at], first, last);
-    if (weights == nullptr || first >= last || first < stamped_first_ || last > stamped_last_) return 0;
+// The contiguous float row segment a message delivers: its targets [first, last) and their weights; null
+// where the row is scattered or kept in double.
+const float* TimedEngine::float_run(const Message& m, int32_t& first, int32_t& last) const {
+    const Route& r = model_.route(m.route);
+    const FanOut row = row_of(m);
+    if (!row.contiguous() || row.weights32 == nullptr) return nullptr;
+    first = static_cast<int32_t>(row.first + r.begin);
+    last = static_cast<int32_t>(row.first + r.end);
+    return row.weights32 + r.begin;
+}
+
+// The messages from `at` on whose contiguous float rows reach the same targets [first, last) as the one at
+// `at` (which must be such a message), in one kernels::add_rows_f32 pass: the targets' sums stay in registers
+// and each still sums in message order. Returns how many messages it took.
+std::size_t TimedEngine::add_row_run(const Message* messages, std::size_t count, std::size_t at, int32_t first,
+                                     int32_t last, const float* weights) {
     batch_rows_.assign(1, weights);
     batch_multiplicities_.assign(1, messages[at].multiplicity);
     std::size_t k = at + 1;
     for (; k < count; ++k) {
         int32_t next_first = 0;
         int32_t next_last = 0;
-        const float* next = segment(messages[k], next_first, next_last);
+        const float* next = float_run(messages[k], next_first, next_last);
         if (next == nullptr || next_first != first || next_last != last) break;
         batch_rows_.push_back(next);
         batch_multiplicities_.push_back(messages[k].multiplicity);
@@ -193,6 +193,48 @@ std::size_t TimedEngine::add_same_targets(const Message* messages, std::size_t c
     kernels_.add_rows_f32(current_.data() + first, batch_rows_.data(), batch_multiplicities_.data(),
                           static_cast<int64_t>(batch_rows_.size()), last - first);
     return k - at;
+}
+
+// add_row_run from the message at `at`, where its targets are all listed in received_ already; else none (0).
+std::size_t TimedEngine::add_same_targets(const Message* messages, std::size_t count, std::size_t at) {
+    int32_t first = 0;
+    int32_t last = 0;
+    const float* weights = float_run(messages[at], first, last);
+    if (weights == nullptr || first >= last || first < stamped_first_ || last > stamped_last_) return 0;
+    return add_row_run(messages, count, at, first, last, weights);
+}
+
+// Delivers the messages in turn onto neurons [first, last) (one core), as deliver_all would, but marking the
+// targets in received_bytes_ instead of listing them: current_ of the whole run starts at 0.0, so that no
+// synapse needs a stamp. For a core whose check will be check_marked's vector passes.
+void TimedEngine::deliver_marked(const Message* messages, std::size_t count, int32_t first, int32_t last) {
+    std::fill(current_.begin() + first, current_.begin() + last, 0.0);
+    uint8_t* received = received_bytes_.data();
+    double* current = current_.data();
+    for (std::size_t k = 0; k < count;) {
+        const Message& m = messages[k];
+        const Route& r = model_.route(m.route);
+        const FanOut row = row_of(m);
+        if (row.contiguous()) {
+            const auto run_first = static_cast<int32_t>(row.first + r.begin);
+            const auto run_last = static_cast<int32_t>(row.first + r.end);
+            if (row.weights32 != nullptr && run_first < run_last) {
+                k += add_row_run(messages, count, k, run_first, run_last, row.weights32 + r.begin);
+            } else {
+                add_contiguous(row, r.begin, r.end, m.multiplicity);
+                ++k;
+            }
+            std::fill(received + run_first, received + run_last, uint8_t{1});
+            continue;
+        }
+        const double multiplicity = m.multiplicity;
+        for (int64_t s = r.begin; s < r.end; ++s) {
+            const auto t = static_cast<std::size_t>(row.targets[s]);
+            current[t] += multiplicity * row.weight(s);
+            received[t] = 1;
+        }
+        ++k;
+    }
 }
 
 // Delivers messages in turn (the caller's order is the summation order).
@@ -773,20 +815,30 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
                 }
                 clear_received();
                 int64_t synops = 0;
+                int64_t synapses = 0;
                 int64_t latest_arrival = phase_start;
                 for (const Message& m : state.waiting) {
                     synops += synop_events(m);
+                    synapses += model_.route(m.route).end - model_.route(m.route).begin;
                     latest_arrival = std::max(latest_arrival, m.arrival);
                 }
-                deliver_all(state.waiting.data(), state.waiting.size());
+                const int32_t core_first = model_.core_first(core);
+                const int32_t core_last = model_.core_first(core + 1);
+                // Where at least one synapse per kVectorCheckRatio neurons arrives, the whole core is checked
+                // in vector passes; else the neurons that received, one by one.
+                const bool vector_check = !config_->continuous_leak &&
+                                          synapses * kVectorCheckRatio >= core_last - core_first;
+                if (vector_check) {
+                    deliver_marked(state.waiting.data(), state.waiting.size(), core_first, core_last);
+                } else {
+                    deliver_all(state.waiting.data(), state.waiting.size());
+                }
                 out_->totals[kDeliveries] += static_cast<int64_t>(state.waiting.size());
                 state.waiting.clear();
                 // Check as the step model's sync phase does: received, biased or above-threshold neurons.
                 ++check_stamp_;
                 int64_t updates = 0;
                 const std::size_t first_spike = spikes_.size();
-                const int32_t core_first = model_.core_first(core);
-                const int32_t core_last = model_.core_first(core + 1);
                 auto check = [&](int32_t neuron) {
                     const auto i = static_cast<std::size_t>(neuron);
                     if (checked_stamp_[i] == check_stamp_) return;
@@ -799,9 +851,8 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
                     const int64_t k = fire(neuron, received ? v_[i] + current_[i] : v_[i], bin, false);
                     if (k > 0) spikes_.push_back({neuron, k, 0});
                 };
-                if (!config_->continuous_leak &&
-                    static_cast<int64_t>(received_.size()) * kVectorCheckRatio >= core_last - core_first) {
-                    updates = check_core(core_first, core_last, bin);
+                if (vector_check) {
+                    updates = check_marked(core_first, core_last, bin);
                     refresh_above(core);
                 } else {
                     for (const int32_t neuron : received_) check(neuron);
@@ -882,17 +933,14 @@ void TimedEngine::check_run(int32_t first, int32_t last, int32_t bin, int64_t no
     }
 }
 
-// The sync check of a core's neurons [first, last) in vector passes, where many of them received: the leak
-// each owes (kernels::leak_range, as catch_up computes it), then kernels::check_masked, which checks every
-// neuron as the scalar check above would (a received one integrates its current; one that did not is
-// updated only where it has a bias or stays above threshold), then fire() for those that crossed.
-// Returns the number of updates.
-int64_t TimedEngine::check_core(int32_t first, int32_t last, int32_t bin) {
+// The sync check of a core's neurons [first, last) after deliver_marked, in vector passes: the leak each owes
+// (leak_run), then kernels::check_masked, which checks every neuron as the scalar check would (a received one
+// integrates its current; one that did not is updated only where it has a bias or stays above threshold),
+// then fire() for those that crossed. Returns the number of updates.
+int64_t TimedEngine::check_marked(int32_t first, int32_t last, int32_t bin) {
     const int64_t n = last - first;
     uint8_t* received = received_bytes_.data() + first;
     double* current = current_.data() + first;
-    // check_masked reads 0.0 as the current of a neuron that received none; others hold stale values.
-    kernels_.mark_stamped(received_stamp_.data() + first, receive_stamp_, n, received, current);
     leak_run(first, last, bin);
     const NeuronParameters& params = net_.params();
     if (fired_.size() < static_cast<std::size_t>(n)) fired_.resize(static_cast<std::size_t>(n));

@@ -298,32 +298,6 @@ TEST_CASE("leak_range applies each owed bin's leak and bias in turn, like a scal
     }
 }
 
-TEST_CASE("mark_stamped marks the stamped entries and zeroes every other current, whatever its bits") {
-    std::mt19937 gen(13);
-    for (const Table* t : tables()) {
-        CAPTURE(t->name);
-        for (int64_t n = 0; n < 70; n += 3) {
-            const auto size = static_cast<size_t>(n);
-            std::vector<uint64_t> stamps(size);
-            std::vector<double> current(size);
-            for (size_t k = 0; k < size; ++k) {
-                stamps[k] = gen() % 3 == 0 ? 7 : gen() % 2 == 0 ? 6 : (uint64_t{7} << 32);  // only 7 is current
-                current[k] = k % 5 == 0 ? std::numeric_limits<double>::quiet_NaN() : -0.0 - static_cast<double>(k);
-            }
-            std::vector<double> expected = current;
-            std::vector<uint8_t> expected_marks(size);
-            for (size_t k = 0; k < size; ++k) {
-                expected_marks[k] = stamps[k] == 7;
-                if (!expected_marks[k]) expected[k] = 0.0;
-            }
-            std::vector<uint8_t> marks(size, 9);
-            t->mark_stamped(stamps.data(), 7, n, marks.data(), current.data());
-            CHECK(marks == expected_marks);
-            CHECK(same_bits(current, expected));  // a kept NaN keeps its bits; a dropped -0.0 becomes +0.0
-        }
-    }
-}
-
 TEST_CASE("min_i32 and scan_nonzero, including invalid values at every position") {
     const double nan = std::numeric_limits<double>::quiet_NaN();
     const double inf = std::numeric_limits<double>::infinity();

@@ -151,7 +151,11 @@ private:
     template <typename Weight>
     void deliver_route(const int32_t* targets, const Weight* weights, int64_t begin, int64_t end, double multiplicity);
     void add_contiguous(const FanOut& row, int64_t begin, int64_t end, double multiplicity);
+    const float* float_run(const Message& m, int32_t& first, int32_t& last) const;
+    std::size_t add_row_run(const Message* messages, std::size_t count, std::size_t at, int32_t first, int32_t last,
+                            const float* weights);
     std::size_t add_same_targets(const Message* messages, std::size_t count, std::size_t at);
+    void deliver_marked(const Message* messages, std::size_t count, int32_t first, int32_t last);
     void deliver_all(const Message* messages, std::size_t count);
     void clear_received();
     int64_t fire(int32_t neuron, double u, int32_t bin, bool repeat);
@@ -171,7 +175,7 @@ private:
     Message take_next(Core& core, Xoshiro256& rng);
 
     void run_sync(const std::vector<InputEvent>& inputs, Interrupt* interrupt);
-    int64_t check_core(int32_t first, int32_t last, int32_t bin);
+    int64_t check_marked(int32_t first, int32_t last, int32_t bin);
     void leak_run(int32_t first, int32_t last, int32_t bin);
     void check_run(int32_t first, int32_t last, int32_t bin, int64_t now);
 
@@ -195,8 +199,8 @@ private:
     std::vector<uint64_t> checked_stamp_;
     std::vector<uint8_t> in_above_;
     std::vector<int32_t> received_;
-    std::vector<uint8_t> received_bytes_;   // check_core: 1 for a neuron that received (all 0 between calls)
-    std::vector<int32_t> fired_;            // check_core's scratch
+    std::vector<uint8_t> received_bytes_;   // deliver_marked: 1 for a neuron that received (0 between phases)
+    std::vector<int32_t> fired_;            // check_marked's and check_run's scratch
     std::vector<const float*> batch_rows_;  // add_same_targets' scratch
     std::vector<double> batch_multiplicities_;
     // Neurons [stamped_first_, stamped_last_) are all in received_ (a contiguous row delivered them): a
