@@ -734,6 +734,29 @@ def test_runaway_activity_is_an_error():
         timed(net, chain_hardware(2), schedule="fifo", max_steps_per_bin=50).run(np.ones((1, 1)))
 
 
+@pytest.mark.parametrize("schedule", ["sync", "momentum"])
+def test_engines_kept_between_runs_start_every_run_afresh(schedule):
+    """A deployment keeps its timed engines for its next runs: a run after other runs, after a failed one and
+    on other threads gives what the first run gave."""
+    net = _dense_float32_network([60, 40, 30, 10], seed=9)
+    rng = np.random.default_rng(9)
+    frames, other = rng.random((2, 6, 5, 60)) < 0.2
+    dep = deploy(net, Hardware("small cores", CoreLimits(neurons_per_core=16), _costs()))
+    first = timed(net, dep, schedule=schedule).run_batch(frames)
+    timed(net, dep, schedule=schedule).run_batch(other, threads=2)
+    bad = frames.astype(float)
+    bad[3, 2, 7] = -1.0  # samples before it have run when it is found
+    with pytest.raises(neuroemu.ConfigError):
+        timed(net, dep, schedule=schedule).run_batch(bad, threads=2)
+    if schedule != "sync":  # (a sync bin has one phase per layer: it cannot run away)
+        with pytest.raises(neuroemu.ConfigError, match="runaway"):
+            timed(net, dep, schedule=schedule, max_steps_per_bin=1).run_batch(np.ones((2, 5, 60)), threads=2)
+    for threads in (1, 2):
+        again = timed(net, dep, schedule=schedule).run_batch(frames, threads=threads)
+        for name in ("spike_counts", "synops_per_bin", "neuron_updates_per_bin", "core_busy_ns", "duration_ns"):
+            np.testing.assert_array_equal(getattr(again, name), getattr(first, name), err_msg=name)
+
+
 def test_timed_emulators_and_results_pickle(small_network, small_inputs):
     import pickle
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "neuroemu/errors.hpp"
+#include "neuroemu/timed_engine.hpp"  // TimedEnginePool, complete for the destructor
 
 namespace neuroemu {
 
@@ -15,7 +16,8 @@ HardwareModel::HardwareModel(const Network& network, std::vector<int32_t> core_f
       core_first_(std::move(core_first)),
       tiles_(std::move(tiles)),
       latency_(latency),
-      dt_(dt) {
+      dt_(dt),
+      engine_pool_(std::make_unique<TimedEnginePool>()) {
     if (dt_ < 1) throw ConfigError("dt must be at least 1 ps");
     const int64_t costs[] = {latency.synop,    latency.neuron_active,   latency.neuron_inactive,
                              latency.spike_out, latency.message,        latency.hop_east_west,
@@ -94,5 +96,10 @@ bool HardwareModel::fits(const Network& network) const {
     return network.n_inputs() == n_inputs_ && network.n_neurons() == n_neurons_ &&
            network.n_synapses() == n_synapses_;
 }
+
+HardwareModel::~HardwareModel() = default;
+// (Engines kept in the pool refer to the model's old address: the pool's take() drops them.)
+HardwareModel::HardwareModel(HardwareModel&& other) noexcept = default;
+HardwareModel& HardwareModel::operator=(HardwareModel&& other) noexcept = default;
 
 }  // namespace neuroemu

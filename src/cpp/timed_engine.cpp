@@ -434,7 +434,13 @@ void TimedEngine::run(const TimedConfig& config, const std::vector<InputEvent>& 
             }
         }
         if (config.schedule == Schedule::Sync) {
-            run_sync(inputs, interrupt);
+            try {
+                run_sync(inputs, interrupt);
+            } catch (...) {
+                // The engine goes back to its pool: a phase left half done must not leave marks behind.
+                std::fill(received_bytes_.begin(), received_bytes_.end(), uint8_t{0});
+                throw;
+            }
         } else {
             Xoshiro256 rng(config.seed, sample_index);
             run_async(inputs, rng, interrupt);
@@ -959,6 +965,24 @@ int64_t TimedEngine::check_marked(int32_t first, int32_t last, int32_t bin) {
 
 // -- batches ----------------------------------------------------------------------------------------------
 
+std::unique_ptr<TimedEngine> TimedEnginePool::take(const Network& network, const HardwareModel& model) {
+    {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        while (!idle_.empty()) {
+            std::unique_ptr<TimedEngine> engine = std::move(idle_.back());
+            idle_.pop_back();
+            // (one made before its network or model was moved refers to the old object: it is dropped)
+            if (&engine->network() == &network && &engine->model() == &model) return engine;
+        }
+    }
+    return std::make_unique<TimedEngine>(network, model);
+}
+
+void TimedEnginePool::give_back(std::unique_ptr<TimedEngine> engine) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (engine && idle_.size() < kMostIdle) idle_.push_back(std::move(engine));
+}
+
 void run_timed_batch(const Network& network, const HardwareModel& model, const TimedConfig& config,
                      const TimedBatchInput& input, uint64_t first_index, const TimedBatchCounters& out,
                      int32_t threads, const std::function<bool()>& poll) {
@@ -980,7 +1004,10 @@ void run_timed_batch(const Network& network, const HardwareModel& model, const T
     if (!frames) run_config.prioritize_input = false;
     const kernels::Table& kernels = kernels::table();
     auto make_worker = [&]() -> SampleWorker {
-        auto engine = std::make_shared<TimedEngine>(network, model);
+        TimedEnginePool& pool = model.engine_pool();
+        const std::shared_ptr<TimedEngine> engine(pool.take(network, model).release(), [&pool](TimedEngine* e) {
+            pool.give_back(std::unique_ptr<TimedEngine>(e));
+        });
         auto events = std::make_shared<std::vector<InputEvent>>();
         // one bin's non-zero channels and counts
         auto channels = std::make_shared<std::vector<int32_t>>(static_cast<std::size_t>(frames ? n_in : 0));

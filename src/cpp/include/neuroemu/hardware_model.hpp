@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "neuroemu/network.hpp"
@@ -43,6 +44,8 @@ struct Route {
     bool in_tile;          // same tile: the in-tile message cost instead of hops
 };
 
+class TimedEnginePool;  // timed_engine.hpp
+
 class HardwareModel {
 public:
     // core_first: (cores + 1) ascending neuron indices; core c holds [core_first[c], core_first[c+1]), all in
@@ -68,6 +71,12 @@ public:
     // Consistency with the network the model was built for.
     bool fits(const Network& network) const;
 
+    // The timed engines of this model's runs, kept for its next runs (TimedEngineLease).
+    TimedEnginePool& engine_pool() const { return *engine_pool_; }
+    ~HardwareModel();
+    HardwareModel(HardwareModel&& other) noexcept;
+    HardwareModel& operator=(HardwareModel&& other) noexcept;
+
 private:
     void add_routes(const FanOut& row, const TileCoord& from);
 
@@ -82,6 +91,7 @@ private:
     int64_t dt_;
     std::vector<int64_t> route_ptr_;
     std::vector<Route> routes_;
+    std::unique_ptr<TimedEnginePool> engine_pool_;
 };
 
 }  // namespace neuroemu

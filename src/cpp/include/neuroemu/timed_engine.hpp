@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "neuroemu/event_queue.hpp"
@@ -86,6 +88,8 @@ struct TimedSampleCounters {
 class TimedEngine {
 public:
     TimedEngine(const Network& network, const HardwareModel& model);
+    const Network& network() const { return net_; }
+    const HardwareModel& model() const { return model_; }
 
     // inputs sorted by (time, channel), times >= 0. Counters arrive zero-filled. Throws ConfigError on
     // runaway activity, Cancelled once `interrupt` is requested.
@@ -217,6 +221,20 @@ private:
     uint64_t receive_stamp_ = 0;
     uint64_t check_stamp_ = 0;
     EventQueue<Payload> queue_;
+};
+
+// Idle timed engines of one hardware model: a run takes one per thread and gives it back, so that the next
+// run of the model does not allocate (and fault in) its state again. The step engines' EnginePool, for the
+// timed model.
+class TimedEnginePool {
+public:
+    std::unique_ptr<TimedEngine> take(const Network& network, const HardwareModel& model);
+    void give_back(std::unique_ptr<TimedEngine> engine);
+
+private:
+    static constexpr std::size_t kMostIdle = 64;
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<TimedEngine>> idle_;
 };
 
 // A batch for the timed model: either frames (samples, bins, n_inputs), each bin's events released at the
