@@ -825,7 +825,8 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
                 int64_t latest_arrival = phase_start;
                 for (const Message& m : state.waiting) {
                     synops += synop_events(m);
-                    synapses += model_.route(m.route).end - model_.route(m.route).begin;
+                    const Route& r = model_.route(m.route);
+                    synapses += r.end - r.begin;
                     latest_arrival = std::max(latest_arrival, m.arrival);
                 }
                 const int32_t core_first = model_.core_first(core);
@@ -859,14 +860,13 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
                 };
                 if (vector_check) {
                     updates = check_marked(core_first, core_last, bin);
-                    refresh_above(core);
                 } else {
                     for (const int32_t neuron : received_) check(neuron);
                     for (const int32_t neuron : biased_of_core_[c]) check(neuron);
                     // By index: a check may append to the list (the appended neuron is already checked).
                     for (std::size_t a = 0; a < above_of_core_[c].size(); ++a) check(above_of_core_[c][a]);
-                    refresh_above(core);
                 }
+                refresh_above(core);
                 const int64_t end = start + synops * lat.synop + updates * lat.neuron_active;
                 free_at[c] = end;
                 out_->core_busy[core] += end - start;
