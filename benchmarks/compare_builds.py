@@ -88,8 +88,8 @@ def compare(args: argparse.Namespace) -> None:
         server.stdin.close()
         server.wait()
     group = "all" if args.group_size is None else args.group_size
-    print(f"{args.workload} p={args.p} {args.mode} {args.schedule} F={group}, batch {args.batch}, {args.threads} thread(s), "
-          f"{args.rounds} rounds of about {SLICE_S * 1e3:.0f} ms per build")
+    print(f"{args.workload} p={args.p} {args.mode} {args.schedule} F={group}, batch {args.batch}, "
+          f"{args.threads} thread(s), {args.rounds} rounds of about {SLICE_S * 1e3:.0f} ms per build")
     for i, name in enumerate(names):
         ratios = [a / b for a, b in zip(times[0], times[i], strict=True)]
         quartiles = statistics.quantiles(ratios, n=4)

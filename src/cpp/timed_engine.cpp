@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -144,9 +143,8 @@ void TimedEngine::deliver(const Message& m) {
             std::fill(current_.begin() + first, current_.begin() + last, 0.0);
             add_contiguous(row, r.begin, r.end, m.multiplicity);
             std::fill(received_stamp_.begin() + first, received_stamp_.begin() + last, receive_stamp_);
-            const std::size_t listed = received_.size();
-            received_.resize(listed + static_cast<std::size_t>(last - first));
-            std::iota(received_.begin() + static_cast<std::ptrdiff_t>(listed), received_.end(), first);
+            received_.resize(static_cast<std::size_t>(last - first));
+            std::iota(received_.begin(), received_.end(), first);
             stamped_first_ = first;
             stamped_last_ = last;
             return;
@@ -924,42 +922,47 @@ void TimedEngine::leak_run(int32_t first, int32_t last, int32_t bin) {
 
 // The check after a delivery (asynchronous schedules) where the neurons [first, last) received and no others:
 // the leak they owe, then kernels::check_range (u = v + current, v = u, a spike where u > threshold, the
-// refractory ones skipped), then fire() for those that crossed (repeatedly, without refractoriness).
+// refractory ones skipped), then the spikes of those that crossed (repeated, without refractoriness).
 void TimedEngine::check_run(int32_t first, int32_t last, int32_t bin, int64_t now) {
     const int64_t n = last - first;
     leak_run(first, last, bin);
-    if (fired_.size() < static_cast<std::size_t>(n)) fired_.resize(static_cast<std::size_t>(n));
     int64_t n_fired = 0;
     kernels_.check_range(current_.data() + first, v_.data() + first, net_.params().threshold.data() + first,
-                         refractory_bin_.data() + first, bin, n, fired_.data(), &n_fired);
+                         refractory_bin_.data() + first, bin, n, fired_positions(n), &n_fired);
+    spike_listed(first, n_fired, bin, true, now);
+}
+
+// Room for the positions a vector check of n neurons writes.
+int32_t* TimedEngine::fired_positions(int64_t n) {
+    if (fired_.size() < static_cast<std::size_t>(n)) fired_.resize(static_cast<std::size_t>(n));
+    return fired_.data();
+}
+
+// Applies the spikes of the neurons first + fired_[j], j < n_fired, that a vector check listed (it left their
+// u in v_): the spike (pre-spike potential, reset, refractoriness; repeated firing where `repeat`), into spikes_.
+void TimedEngine::spike_listed(int32_t first, int64_t n_fired, int32_t bin, bool repeat, int64_t time) {
     for (int64_t j = 0; j < n_fired; ++j) {
         const int32_t neuron = first + fired_[static_cast<std::size_t>(j)];
-        const int64_t k = fire(neuron, v_[static_cast<std::size_t>(neuron)], bin, true);  // (u is in v_)
-        spikes_.push_back({neuron, k, now});
+        const int64_t k = spike(neuron, v_[static_cast<std::size_t>(neuron)], bin, repeat);
+        spikes_.push_back({neuron, k, time});
     }
 }
 
 // The sync check of a core's neurons [first, last) after deliver_marked, in vector passes: the leak each owes
 // (leak_run), then kernels::check_masked, which checks every neuron as the scalar check would (a received one
 // integrates its current; one that did not is updated only where it has a bias or stays above threshold),
-// then fire() for those that crossed. Returns the number of updates.
+// then the spikes of those that crossed. Returns the number of updates.
 int64_t TimedEngine::check_marked(int32_t first, int32_t last, int32_t bin) {
     const int64_t n = last - first;
     uint8_t* received = received_bytes_.data() + first;
     double* current = current_.data() + first;
     leak_run(first, last, bin);
     const NeuronParameters& params = net_.params();
-    if (fired_.size() < static_cast<std::size_t>(n)) fired_.resize(static_cast<std::size_t>(n));
     int64_t n_fired = 0;
     const int64_t updates = kernels_.check_masked(current, v_.data() + first, params.threshold.data() + first,
                                                   params.bias.data() + first, true, refractory_bin_.data() + first,
-                                                  bin, n, received, fired_.data(), &n_fired);
-    for (int64_t j = 0; j < n_fired; ++j) {
-        const int32_t neuron = first + fired_[static_cast<std::size_t>(j)];
-        // The check left u in v_; fire() applies the spike (pre-spike potential, reset, refractoriness).
-        const int64_t k = fire(neuron, v_[static_cast<std::size_t>(neuron)], bin, false);
-        spikes_.push_back({neuron, k, 0});
-    }
+                                                  bin, n, received, fired_positions(n), &n_fired);
+    spike_listed(first, n_fired, bin, false, 0);
     return updates;
 }
 

@@ -182,6 +182,8 @@ private:
     int64_t check_marked(int32_t first, int32_t last, int32_t bin);
     void leak_run(int32_t first, int32_t last, int32_t bin);
     void check_run(int32_t first, int32_t last, int32_t bin, int64_t now);
+    int32_t* fired_positions(int64_t n);
+    void spike_listed(int32_t first, int64_t n_fired, int32_t bin, bool repeat, int64_t time);
 
     const Network& net_;
     const HardwareModel& model_;
