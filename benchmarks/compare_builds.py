@@ -44,7 +44,9 @@ def serve(args: argparse.Namespace) -> None:
 
     import neuroemu
 
-    workload = make_workload(args.workload)
+    # sparse-s: the report's smaller sparse network (20,100 neurons), whose state fits in a core's cache
+    workload = (make_workload("sparse", n_hidden=5000, n_inputs=2000) if args.workload == "sparse-s"
+                else make_workload(args.workload))
     inputs = workload.inputs(args.batch, args.p).astype(bool)
     timed = {"mode": "timed", "hardware": "loihi"} if args.mode == "timed" else {}
     emulator = neuroemu.Emulator(workload.network, schedule=args.schedule, group_size=args.group_size,
@@ -102,7 +104,7 @@ def compare(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("builds", nargs="*", help="folders holding neuroemu/ (the first is the reference)")
-    ap.add_argument("--workload", default="target", choices=("mlp", "cnn", "target", "sparse"))
+    ap.add_argument("--workload", default="target", choices=("mlp", "cnn", "target", "sparse", "sparse-s"))
     ap.add_argument("--p", type=float, default=0.05, help="input events per channel per bin")
     ap.add_argument("--schedule", default="momentum", choices=("sync", "random", "momentum", "fifo"))
     ap.add_argument("--group-size", type=int, default=None, help="F (default: all queued)")

@@ -1,5 +1,6 @@
 #include "neuroemu/hardware_model.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
@@ -65,8 +66,10 @@ HardwareModel::HardwareModel(const Network& network, std::vector<int32_t> core_f
 void HardwareModel::add_routes(const FanOut& row, const TileCoord& from) {
     // The row is sorted by target and every core holds a contiguous range of neurons, so the synapses onto
     // one core form one contiguous run.
-    int64_t s = 0;
-    while (s < row.size) {
+    if (row.size > INT32_MAX) throw ConfigError("a fan-out row holds more than 2^31 - 1 synapses");
+    const auto size = static_cast<int32_t>(row.size);
+    int32_t s = 0;
+    while (s < size) {
         const int32_t core = core_of(row.targets[s]);
         const int32_t last = core_first_[static_cast<std::size_t>(core) + 1];
         Route r{};
@@ -74,7 +77,7 @@ void HardwareModel::add_routes(const FanOut& row, const TileCoord& from) {
         r.begin = s;
         r.touched = 0;
         int32_t previous = -1;
-        for (; s < row.size && row.targets[s] < last; ++s) {
+        for (; s < size && row.targets[s] < last; ++s) {
             if (row.targets[s] != previous) ++r.touched;
             previous = row.targets[s];
         }
@@ -84,10 +87,6 @@ void HardwareModel::add_routes(const FanOut& row, const TileCoord& from) {
         r.hops_north_south = std::abs(to.y - from.y);
         r.chip_crossings = std::abs(to.chip - from.chip);
         r.in_tile = r.hops_east_west == 0 && r.hops_north_south == 0 && r.chip_crossings == 0;
-        r.latency = r.in_tile ? latency_.message
-                              : r.hops_east_west * latency_.hop_east_west +
-                                    r.hops_north_south * latency_.hop_north_south +
-                                    r.chip_crossings * latency_.chip_hop;
         routes_.push_back(r);
     }
 }

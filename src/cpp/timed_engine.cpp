@@ -458,6 +458,19 @@ void TimedEngine::schedule_dispatch(int32_t core, int64_t now) {
     queue_.push(now, Payload{Kind::Dispatch, core, Message{}});
 }
 
+// schedule_dispatch, where the dispatch event would be the next event taken: nothing else is due at `now`, so
+// nothing can happen before it, and the core starts at once (a push and a pop of the queue fewer; the order of
+// everything else, sequence numbers relative to each other included, stays as it was).
+void TimedEngine::dispatch(int32_t core, int64_t now, Xoshiro256& rng) {
+    const Core& c = cores_[static_cast<std::size_t>(core)];
+    if (c.busy || c.dispatch_pending) return;
+    if (queue_.next_time() > now) {
+        start_task(core, now, rng);
+    } else {
+        schedule_dispatch(core, now);
+    }
+}
+
 TimedEngine::Message TimedEngine::take_next(Core& core, Xoshiro256& rng) {
     auto& w = core.waiting;
     Message m{};
@@ -652,8 +665,9 @@ void TimedEngine::finish_task(int32_t core, int64_t now) {
             const int64_t entry = int64_t{n_inputs} + s.neuron;
             for (const Route* r = model_.routes_begin(entry); r != model_.routes_end(entry); ++r) {
                 count_route(*r, false, s.count);
-                Message m{now + lat.spike_out + r->latency, 0, model_.route_index(r), static_cast<int32_t>(entry),
-                          static_cast<double>(s.count), pre_spike_[static_cast<std::size_t>(s.neuron)]};
+                Message m{now + lat.spike_out + model_.route_latency(*r), 0, model_.route_index(r),
+                          static_cast<int32_t>(entry), static_cast<double>(s.count),
+                          pre_spike_[static_cast<std::size_t>(s.neuron)]};
                 queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
             }
         }
@@ -670,7 +684,8 @@ void TimedEngine::send_input(const std::vector<InputEvent>& inputs, std::size_t 
         const InputEvent& e = inputs[k];
         for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
             count_route(*r, true, 1);
-            Message m{e.time + r->latency, 0, model_.route_index(r), e.channel, e.multiplicity, HUGE_VAL};
+            Message m{e.time + model_.route_latency(*r), 0, model_.route_index(r), e.channel, e.multiplicity,
+                      HUGE_VAL};
             queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
         }
     } else {
@@ -680,17 +695,17 @@ void TimedEngine::send_input(const std::vector<InputEvent>& inputs, std::size_t 
             const InputEvent& e = inputs[next];
             for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
                 count_route(*r, true, 1);
+                const int64_t arrival = e.time + model_.route_latency(*r);
                 Core& c = cores_[static_cast<std::size_t>(r->core)];
                 if (c.input_tasks.size() == c.input_head || c.input_tasks.back().group != group) {
-                    c.input_tasks.push_back({e.time + r->latency, group, c.input_messages.size(),
-                                             c.input_messages.size()});
+                    c.input_tasks.push_back({arrival, group, c.input_messages.size(), c.input_messages.size()});
                     input_cores_.push_back(r->core);
                 }
                 InputTask& task = c.input_tasks.back();
                 c.input_messages.push_back(
-                    Message{e.time + r->latency, 0, model_.route_index(r), e.channel, e.multiplicity, HUGE_VAL});
+                    Message{arrival, 0, model_.route_index(r), e.channel, e.multiplicity, HUGE_VAL});
                 task.end = c.input_messages.size();
-                task.release = std::max(task.release, e.time + r->latency);
+                task.release = std::max(task.release, arrival);
             }
         }
         for (const int32_t core : input_cores_) {
@@ -733,7 +748,7 @@ void TimedEngine::run_async(const std::vector<InputEvent>& inputs, Xoshiro256& r
                 break;
             case Kind::InputReady: {
                 ++cores_[static_cast<std::size_t>(event.payload.core)].inputs_ready;
-                schedule_dispatch(event.payload.core, now);
+                dispatch(event.payload.core, now, rng);
                 break;
             }
             case Kind::Arrival: {
@@ -744,7 +759,7 @@ void TimedEngine::run_async(const std::vector<InputEvent>& inputs, Xoshiro256& r
                 if (momentum) {
                     std::push_heap(c.waiting.begin(), c.waiting.end(), momentum_below);
                 }
-                schedule_dispatch(event.payload.core, now);
+                dispatch(event.payload.core, now, rng);
                 break;
             }
             case Kind::Dispatch: {
@@ -755,9 +770,10 @@ void TimedEngine::run_async(const std::vector<InputEvent>& inputs, Xoshiro256& r
             }
             case Kind::Done:
                 finish_task(event.payload.core, now);
-                // A dispatch event, not an immediate start: messages arriving at this same time that were
-                // scheduled earlier are queued by then (the (time, seq) order decides).
-                schedule_dispatch(event.payload.core, now);
+                // The next task is chosen after the messages arriving at this same time that were scheduled
+                // earlier have joined the core's queue (the (time, seq) order decides; dispatch() starts at
+                // once only where none are due).
+                dispatch(event.payload.core, now, rng);
                 break;
         }
     }
@@ -798,7 +814,7 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
             const InputEvent& e = inputs[cursor];
             for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
                 count_route(*r, true, 1);
-                const Message m{e.time + r->latency, message_seq_++, model_.route_index(r), e.channel,
+                const Message m{e.time + model_.route_latency(*r), message_seq_++, model_.route_index(r), e.channel,
                                 e.multiplicity, 0.0};
                 cores_[static_cast<std::size_t>(r->core)].waiting.push_back(m);
                 phase_start = std::max(phase_start, m.arrival);
@@ -878,8 +894,8 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
                     const int64_t entry = int64_t{n_inputs} + spike.neuron;
                     for (const Route* r = model_.routes_begin(entry); r != model_.routes_end(entry); ++r) {
                         count_route(*r, false, 1);
-                        const Message m{end + lat.spike_out + r->latency, message_seq_++, model_.route_index(r),
-                                        static_cast<int32_t>(entry), 1.0, 0.0};
+                        const Message m{end + lat.spike_out + model_.route_latency(*r), message_seq_++,
+                                        model_.route_index(r), static_cast<int32_t>(entry), 1.0, 0.0};
                         // One sent to a core of this population (a recurrent edge) must wait for the next
                         // bin's phase, as in the step model: it joins that core's queue after this phase.
                         if (model_.core_population(r->core) == p) {

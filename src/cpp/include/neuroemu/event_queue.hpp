@@ -25,6 +25,8 @@ public:
         next_seq_ = 0;
     }
     bool empty() const { return heap_.empty(); }
+    // The time of the earliest entry; INT64_MAX when empty.
+    int64_t next_time() const { return heap_.empty() ? INT64_MAX : heap_.front().time; }
     std::size_t size() const { return heap_.size(); }
 
     // Schedules `payload` at `time`; returns its sequence number.

@@ -172,6 +172,7 @@ private:
 
     void run_async(const std::vector<InputEvent>& inputs, Xoshiro256& rng, Interrupt* interrupt);
     void schedule_dispatch(int32_t core, int64_t now);
+    void dispatch(int32_t core, int64_t now, Xoshiro256& rng);
     void send_input(const std::vector<InputEvent>& inputs, std::size_t k, int64_t now);
     void start_task(int32_t core, int64_t now, Xoshiro256& rng);
     void count_delivery();
