@@ -71,6 +71,7 @@ Engine::Engine(const Network& network) : net_(network), kernels_(kernels::table(
     checked_.resize(n);
     in_above_.assign(n, 0);
     prefetch_rows_ = net_.fanout_bytes() > kCoreCacheBytes;
+    prefetch_current_ = int64_t{net_.n_neurons()} * int64_t{sizeof(double)} > kCoreCacheBytes;
     // What update() reads and writes of a neuron: current_, v_, threshold, beta, bias (double), leaked_to_ and
     // refractory_bin_.
     constexpr int64_t kUpdatedBytesPerNeuron = 5 * sizeof(double) + 2 * sizeof(int32_t);
@@ -174,16 +175,18 @@ struct MarkBytes {
 
 // Adds a scattered row's current and marks the targets reached (MarkBytes, or a NeuronSet cursor that lists
 // them for an asynchronous step).
-template <typename Weight, typename Reached>
+template <bool kPrefetch, typename Weight, typename Reached>
 void deliver_scattered(const int32_t* targets, const Weight* weights, int64_t size, double multiplicity,
                        double* current, Reached& reached) {
-    // The targets are random: fetch the current of a target a few synapses ahead so that the misses overlap.
-    constexpr int64_t kAhead = 8;
     int64_t s = 0;
-    for (; s + kAhead < size; ++s) {
-        __builtin_prefetch(current + targets[s + kAhead], 1);
-        current[static_cast<size_t>(targets[s])] += multiplicity * static_cast<double>(weights[s]);
-        reached.add(targets[s]);
+    if constexpr (kPrefetch) {
+        // The targets are random: fetch the current of a target a few synapses ahead so that the misses overlap.
+        constexpr int64_t kAhead = 8;
+        for (; s + kAhead < size; ++s) {
+            __builtin_prefetch(current + targets[s + kAhead], 1);
+            current[static_cast<size_t>(targets[s])] += multiplicity * static_cast<double>(weights[s]);
+            reached.add(targets[s]);
+        }
     }
     for (; s < size; ++s) {
         current[static_cast<size_t>(targets[s])] += multiplicity * static_cast<double>(weights[s]);
@@ -191,12 +194,22 @@ void deliver_scattered(const int32_t* targets, const Weight* weights, int64_t si
     }
 }
 
-template <typename Reached>
+template <bool kPrefetch, typename Reached>
 void deliver_scattered_row(const FanOut& fanout, double multiplicity, double* current, Reached& reached) {
     if (fanout.weights32) {
-        deliver_scattered(fanout.targets, fanout.weights32, fanout.size, multiplicity, current, reached);
+        deliver_scattered<kPrefetch>(fanout.targets, fanout.weights32, fanout.size, multiplicity, current, reached);
     } else {
-        deliver_scattered(fanout.targets, fanout.weights, fanout.size, multiplicity, current, reached);
+        deliver_scattered<kPrefetch>(fanout.targets, fanout.weights, fanout.size, multiplicity, current, reached);
+    }
+}
+
+template <typename Reached>
+void deliver_scattered_row(const FanOut& fanout, double multiplicity, double* current, Reached& reached,
+                           bool prefetch) {
+    if (prefetch) {
+        deliver_scattered_row<true>(fanout, multiplicity, current, reached);
+    } else {
+        deliver_scattered_row<false>(fanout, multiplicity, current, reached);
     }
 }
 
@@ -279,12 +292,12 @@ void Engine::deliver(const FanOut& fanout, double multiplicity) {
     }
     if (mark_bytes_) {
         MarkBytes reached{received_bytes_.data()};
-        deliver_scattered_row(fanout, multiplicity, current_.data(), reached);
+        deliver_scattered_row(fanout, multiplicity, current_.data(), reached, prefetch_current_);
         widen_spans(fanout.targets[0], fanout.targets[fanout.size - 1] + 1);
         return;
     }
     NeuronSet::Cursor reached = received_.cursor();
-    deliver_scattered_row(fanout, multiplicity, current_.data(), reached);
+    deliver_scattered_row(fanout, multiplicity, current_.data(), reached, prefetch_current_);
     received_.commit(reached);
 }
 
