@@ -159,6 +159,15 @@ def _memory_child(conn: Any, n_synapses: int, fan_out: int, seed: int, neuroemu_
         ok = reset_peak_rss()
         em.run_batch(x, threads=1)
         run_peak = peak_rss_bytes() - before_run if ok else float("nan")
+        del em
+        settle_memory()
+        # What mode="timed" keeps besides the Network: the Deployment's arrays, the engine's routes (one per
+        # source and destination core) and the timed engine of the first run, which the deployment keeps.
+        before_deploy = rss_bytes()
+        timed = neuroemu.Emulator(net, schedule="sync", mode="timed", hardware="loihi", record="totals")
+        timed.run_batch(x, threads=1)
+        settle_memory()
+        timed_bytes = rss_bytes() - before_deploy
         conn.send(
             {
                 "synapses": net.n_synapses,
@@ -166,6 +175,8 @@ def _memory_child(conn: Any, n_synapses: int, fan_out: int, seed: int, neuroemu_
                 "network_bytes": after - base,
                 "python_bytes": python_arrays,
                 "run_peak_bytes": run_peak,
+                "timed_bytes": timed_bytes,
+                "routes": int(timed.deployment.destinations.sum()),
             }
         )
     except Exception as exc:  # reported by the parent
@@ -175,8 +186,9 @@ def _memory_child(conn: Any, n_synapses: int, fan_out: int, seed: int, neuroemu_
 
 
 def memory_curve(sizes: list[int], fan_out: int = 100, neuroemu_path: str | None = None) -> dict:
-    """Resident memory of a Network (its Python arrays and the engine's copy) per synapse, and the extra
-    peak of a one-sample run per neuron (the engine's per-thread state, the input checks' temporaries)."""
+    """Resident memory of a Network (its Python arrays and the engine's copy) per synapse, the extra
+    peak of a one-sample run per neuron (the engine's per-thread state, the input checks' temporaries), and
+    what a timed deployment on the loihi profile adds per synapse (its arrays, routes and timed engine)."""
     ctx = mp.get_context("spawn")
     points = []
     for s in sizes:
@@ -192,11 +204,13 @@ def memory_curve(sizes: list[int], fan_out: int = 100, neuroemu_path: str | None
         out["bytes_per_synapse"] = out["network_bytes"] / out["synapses"]
         out["engine_bytes_per_synapse"] = (out["network_bytes"] - out["python_bytes"]) / out["synapses"]
         out["run_bytes_per_neuron"] = out["run_peak_bytes"] / out["neurons"]
+        out["timed_bytes_per_synapse"] = out["timed_bytes"] / out["synapses"]
         points.append(out)
         print(
             f"  memory: {out['synapses']:>11,} synapses {out['neurons']:>9,} neurons: network "
             f"{out['bytes_per_synapse']:.1f} B/synapse (engine copy {out['engine_bytes_per_synapse']:.1f}), "
-            f"run +{out['run_bytes_per_neuron']:.0f} B/neuron",
+            f"run +{out['run_bytes_per_neuron']:.0f} B/neuron; timed deployment +{out['timed_bytes_per_synapse']:.1f} "
+            f"B/synapse ({out['routes']:,} routes)",
             flush=True,
         )
     return {"points": points, "fan_out": fan_out}

@@ -29,9 +29,11 @@ def _curve_tables(curves: dict[str, Any]) -> tuple[str, str, str]:
     mc = curves["memory"]
     mc_rows = [[f"{q['synapses']:,}", f"{q['neurons']:,}", f"{q['network_bytes'] / 2**20:,.1f}",
                 f"{q['bytes_per_synapse']:.1f}", f"{q['engine_bytes_per_synapse']:.1f}",
-                f"{q['run_bytes_per_neuron']:.0f}"] for q in mc["points"]]
+                f"{q['run_bytes_per_neuron']:.0f}", f"{q['routes']:,}", f"{q['timed_bytes_per_synapse']:.1f}"]
+               for q in mc["points"]]
     mc_md = markdown_table(("synapses", "neurons", "Network MiB (resident)", "bytes / synapse (Network)",
-                            "bytes / synapse (engine copy)", "run peak, bytes / neuron"), mc_rows, "rrrrrr")
+                            "bytes / synapse (engine copy)", "run peak, bytes / neuron", "routes (loihi)",
+                            "timed deployment, bytes / synapse"), mc_rows, "rrrrrrrr")
     return ev_md, nc_md, mc_md
 
 
@@ -263,7 +265,10 @@ float64 weights: 12 bytes per synapse) plus the engine's own copy (int32 target 
 synapse, row pointers per source); "engine copy" subtracts the Python arrays. "Run peak" is the extra
 peak resident memory of one sample (`momentum`, F = 4) per neuron: the engine's per-thread state (which
 the network keeps for its next runs) and the temporaries of the input checks (fixed costs dominate the
-smallest network).
+smallest network). "Timed deployment" is what `mode="timed"` on the `loihi` profile keeps besides the
+`Network`, per synapse, after one sample: the `Deployment`'s arrays, the engine's routes (32 bytes for each
+source and destination core: with 100 random targets per source, a source reaches most cores of the next
+layer) and the timed engine the deployment keeps for its next runs.
 
 {mc_md}
 

@@ -164,6 +164,8 @@ def figure_memory(curve: dict, path: str) -> None:
         s = [p["synapses"] for p in pts]
         ax.plot(s, [p["bytes_per_synapse"] for p in pts], "o-", label="Network: Python arrays + engine copy")
         ax.plot(s, [p["engine_bytes_per_synapse"] for p in pts], "s-", label="engine copy alone")
+        if all("timed_bytes_per_synapse" in p for p in pts):
+            ax.plot(s, [p["timed_bytes_per_synapse"] for p in pts], "^-", label="timed deployment (loihi), added")
     ax.set_xscale("log")
     ax.set_xlabel("synapses")
     ax.set_ylabel("resident bytes per synapse")

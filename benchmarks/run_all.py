@@ -568,7 +568,8 @@ def evaluate_targets(rows: list[dict[str, Any]], curves: dict[str, Any], load: A
         out.append(["memory per synapse",
                     f"{last['bytes_per_synapse']:.1f} B/synapse for a Network ({last['engine_bytes_per_synapse']:.1f} "
                     f"in the engine's copy) at {last['synapses']:,} synapses; a run adds "
-                    f"{last['run_bytes_per_neuron']:.0f} B per neuron", "-"])
+                    f"{last['run_bytes_per_neuron']:.0f} B per neuron; a timed deployment (loihi) adds "
+                    f"{last['timed_bytes_per_synapse']:.1f} B per synapse", "-"])
     return out
 
 

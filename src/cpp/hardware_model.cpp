@@ -18,6 +18,7 @@ HardwareModel::HardwareModel(const Network& network, std::vector<int32_t> core_f
       tiles_(std::move(tiles)),
       latency_(latency),
       dt_(dt),
+      input_port_(input_port),
       engine_pool_(std::make_unique<TimedEnginePool>()) {
     if (dt_ < 1) throw ConfigError("dt must be at least 1 ps");
     const int64_t costs[] = {latency.synop,    latency.neuron_active,   latency.neuron_inactive,
@@ -54,16 +55,16 @@ HardwareModel::HardwareModel(const Network& network, std::vector<int32_t> core_f
     route_ptr_.reserve(static_cast<std::size_t>(n_inputs_) + static_cast<std::size_t>(n_neurons_) + 1);
     route_ptr_.push_back(0);
     for (int32_t c = 0; c < n_inputs_; ++c) {
-        add_routes(network.input_fanout().row(c), input_port);
+        add_routes(network.input_fanout().row(c));
         route_ptr_.push_back(static_cast<int64_t>(routes_.size()));
     }
     for (int32_t i = 0; i < n_neurons_; ++i) {
-        add_routes(network.neuron_fanout().row(i), tiles_[static_cast<std::size_t>(core_of(i))]);
+        add_routes(network.neuron_fanout().row(i));
         route_ptr_.push_back(static_cast<int64_t>(routes_.size()));
     }
 }
 
-void HardwareModel::add_routes(const FanOut& row, const TileCoord& from) {
+void HardwareModel::add_routes(const FanOut& row) {
     // The row is sorted by target and every core holds a contiguous range of neurons, so the synapses onto
     // one core form one contiguous run.
     if (row.size > INT32_MAX) throw ConfigError("a fan-out row holds more than 2^31 - 1 synapses");
@@ -82,11 +83,6 @@ void HardwareModel::add_routes(const FanOut& row, const TileCoord& from) {
             previous = row.targets[s];
         }
         r.end = s;
-        const TileCoord& to = tiles_[static_cast<std::size_t>(core)];
-        r.hops_east_west = std::abs(to.x - from.x);
-        r.hops_north_south = std::abs(to.y - from.y);
-        r.chip_crossings = std::abs(to.chip - from.chip);
-        r.in_tile = r.hops_east_west == 0 && r.hops_north_south == 0 && r.chip_crossings == 0;
         routes_.push_back(r);
     }
 }

@@ -366,19 +366,22 @@ void TimedEngine::record(int32_t bin, int64_t step, int64_t steps_so_far) {
     }
 }
 
-// Counts the traffic of `count` spike messages along route r (a neuron that fires k times in one update
-// sends k messages per destination; they travel together and are delivered as one task of multiplicity k).
-void TimedEngine::count_route(const Route& r, bool input, int64_t count) {
+// Counts the traffic of `count` spike messages along route r from the source's tile `from` (a neuron that fires
+// k times in one update sends k messages per destination; they travel together and are delivered as one task
+// of multiplicity k), and returns their latency (ps, spike_out not included).
+int64_t TimedEngine::count_route(const TileCoord& from, const Route& r, bool input, int64_t count) {
+    const Path path = model_.path(from, r.core);
     int64_t* totals = out_->totals;
     totals[kMessages] += count;
     if (input) totals[kInputMessages] += count;
-    if (r.in_tile) {
+    if (path.in_tile) {
         totals[kInTileMessages] += count;
     } else {
-        totals[kHopsEastWest] += count * r.hops_east_west;
-        totals[kHopsNorthSouth] += count * r.hops_north_south;
-        totals[kChipCrossings] += count * r.chip_crossings;
+        totals[kHopsEastWest] += count * path.hops_east_west;
+        totals[kHopsNorthSouth] += count * path.hops_north_south;
+        totals[kChipCrossings] += count * path.chip_crossings;
     }
+    return path.latency;
 }
 
 void TimedEngine::reset_sample(const TimedConfig& config, const TimedSampleCounters& out, int64_t bins) {
@@ -663,9 +666,10 @@ void TimedEngine::finish_task(int32_t core, int64_t now) {
         const LatencyTable& lat = model_.latency();
         for (const Spike& s : spikes_) {
             const int64_t entry = int64_t{n_inputs} + s.neuron;
+            const TileCoord& from = model_.source_tile(entry);
             for (const Route* r = model_.routes_begin(entry); r != model_.routes_end(entry); ++r) {
-                count_route(*r, false, s.count);
-                Message m{now + lat.spike_out + model_.route_latency(*r), 0, model_.route_index(r),
+                const int64_t latency = count_route(from, *r, false, s.count);
+                Message m{now + lat.spike_out + latency, 0, model_.route_index(r),
                           static_cast<int32_t>(entry), static_cast<double>(s.count),
                           pre_spike_[static_cast<std::size_t>(s.neuron)]};
                 queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
@@ -682,9 +686,10 @@ void TimedEngine::send_input(const std::vector<InputEvent>& inputs, std::size_t 
     std::size_t next = k + 1;
     if (!config_->prioritize_input) {
         const InputEvent& e = inputs[k];
+        const TileCoord& from = model_.source_tile(e.channel);
         for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
-            count_route(*r, true, 1);
-            Message m{e.time + model_.route_latency(*r), 0, model_.route_index(r), e.channel, e.multiplicity,
+            const int64_t latency = count_route(from, *r, true, 1);
+            Message m{e.time + latency, 0, model_.route_index(r), e.channel, e.multiplicity,
                       HUGE_VAL};
             queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
         }
@@ -693,9 +698,9 @@ void TimedEngine::send_input(const std::vector<InputEvent>& inputs, std::size_t 
         input_cores_.clear();
         for (next = k; next < inputs.size() && inputs[next].time == now; ++next) {
             const InputEvent& e = inputs[next];
+            const TileCoord& from = model_.source_tile(e.channel);
             for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
-                count_route(*r, true, 1);
-                const int64_t arrival = e.time + model_.route_latency(*r);
+                const int64_t arrival = e.time + count_route(from, *r, true, 1);
                 Core& c = cores_[static_cast<std::size_t>(r->core)];
                 if (c.input_tasks.size() == c.input_head || c.input_tasks.back().group != group) {
                     c.input_tasks.push_back({arrival, group, c.input_messages.size(), c.input_messages.size()});
@@ -812,9 +817,10 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
         int64_t phase_start = std::max(t0, next_start);
         for (; cursor < inputs.size() && (inputs[cursor].time < t0 + dt || bin == bins_ - 1); ++cursor) {
             const InputEvent& e = inputs[cursor];
+            const TileCoord& from = model_.source_tile(e.channel);
             for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
-                count_route(*r, true, 1);
-                const Message m{e.time + model_.route_latency(*r), message_seq_++, model_.route_index(r), e.channel,
+                const int64_t latency = count_route(from, *r, true, 1);
+                const Message m{e.time + latency, message_seq_++, model_.route_index(r), e.channel,
                                 e.multiplicity, 0.0};
                 cores_[static_cast<std::size_t>(r->core)].waiting.push_back(m);
                 phase_start = std::max(phase_start, m.arrival);
@@ -892,9 +898,10 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
                     Spike& spike = spikes_[s];
                     spike.time = end;
                     const int64_t entry = int64_t{n_inputs} + spike.neuron;
+                    const TileCoord& from = model_.source_tile(entry);
                     for (const Route* r = model_.routes_begin(entry); r != model_.routes_end(entry); ++r) {
-                        count_route(*r, false, 1);
-                        const Message m{end + lat.spike_out + model_.route_latency(*r), message_seq_++,
+                        const int64_t latency = count_route(from, *r, false, 1);
+                        const Message m{end + lat.spike_out + latency, message_seq_++,
                                         model_.route_index(r), static_cast<int32_t>(entry), 1.0, 0.0};
                         // One sent to a core of this population (a recurrent edge) must wait for the next
                         // bin's phase, as in the step model: it joins that core's queue after this phase.

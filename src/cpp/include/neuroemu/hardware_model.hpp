@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -31,19 +32,25 @@ struct TileCoord {
     int32_t y = 0;
 };
 
-// One destination core of a source (input channel or neuron) with the synapses it holds. 32 bytes: a large
-// network has millions (3.5 million for 10^7 synapses on Loihi-sized cores), read at random as spikes go out.
+// One destination core of a source (input channel or neuron) with the synapses it holds. 16 bytes: a large
+// network has millions (4.6 million for 10^7 random synapses on Loihi-sized cores), read at random as spikes
+// go out; the hops follow from the two tiles (HardwareModel::path).
 struct Route {
     int32_t core;
-    int32_t touched;       // distinct local targets
-    int32_t begin;         // synapse range [begin, end) within the source's fan-out row
+    int32_t touched;  // distinct local targets
+    int32_t begin;    // synapse range [begin, end) within the source's fan-out row
     int32_t end;
+};
+static_assert(sizeof(Route) == 16, "four routes per cache line");
+
+// How a message travels from a source's tile to a core.
+struct Path {
     int32_t hops_east_west;
     int32_t hops_north_south;
     int32_t chip_crossings;
-    bool in_tile;          // same tile: the in-tile message cost instead of hops
+    bool in_tile;     // same tile: the in-tile message cost instead of hops
+    int64_t latency;  // ps from sending to arrival (spike_out not included)
 };
-static_assert(sizeof(Route) == 32, "two routes per cache line");
 
 class TimedEnginePool;  // timed_engine.hpp
 
@@ -67,11 +74,21 @@ public:
     const Route* routes_begin(int64_t entry) const { return routes_.data() + route_ptr_[static_cast<std::size_t>(entry)]; }
     const Route* routes_end(int64_t entry) const { return routes_.data() + route_ptr_[static_cast<std::size_t>(entry) + 1]; }
     const Route& route(int64_t index) const { return routes_[static_cast<std::size_t>(index)]; }
-    // ps from sending to arrival along r (spike_out not included)
-    int64_t route_latency(const Route& r) const {
-        return r.in_tile ? latency_.message
-                         : r.hops_east_west * latency_.hop_east_west + r.hops_north_south * latency_.hop_north_south +
-                               r.chip_crossings * latency_.chip_hop;
+    // Where entry e's messages leave from: the input port, or the tile of the neuron's core.
+    const TileCoord& source_tile(int64_t entry) const {
+        if (entry < n_inputs_) return input_port_;
+        return tiles_[static_cast<std::size_t>(core_of_[static_cast<std::size_t>(entry - n_inputs_)])];
+    }
+    Path path(const TileCoord& from, int32_t core) const {
+        const TileCoord& to = tiles_[static_cast<std::size_t>(core)];
+        Path p{};
+        p.hops_east_west = std::abs(to.x - from.x);
+        p.hops_north_south = std::abs(to.y - from.y);
+        p.chip_crossings = std::abs(to.chip - from.chip);
+        p.in_tile = p.hops_east_west == 0 && p.hops_north_south == 0 && p.chip_crossings == 0;
+        const int64_t hops = p.hops_east_west * latency_.hop_east_west + p.hops_north_south * latency_.hop_north_south;
+        p.latency = p.in_tile ? latency_.message : hops + p.chip_crossings * latency_.chip_hop;
+        return p;
     }
     int64_t route_index(const Route* r) const { return r - routes_.data(); }
 
@@ -85,7 +102,7 @@ public:
     HardwareModel& operator=(HardwareModel&& other) noexcept;
 
 private:
-    void add_routes(const FanOut& row, const TileCoord& from);
+    void add_routes(const FanOut& row);
 
     int32_t n_inputs_;
     int32_t n_neurons_;
@@ -96,6 +113,7 @@ private:
     std::vector<TileCoord> tiles_;
     LatencyTable latency_;
     int64_t dt_;
+    TileCoord input_port_;
     std::vector<int64_t> route_ptr_;
     std::vector<Route> routes_;
     std::unique_ptr<TimedEnginePool> engine_pool_;

@@ -167,7 +167,7 @@ private:
     void refresh_above(int32_t core);
     void record(int32_t bin, int64_t step, int64_t steps_so_far);
     static bool momentum_below(const Message& a, const Message& b);
-    void count_route(const Route& r, bool input, int64_t count);
+    int64_t count_route(const TileCoord& from, const Route& r, bool input, int64_t count);
     int64_t synop_events(const Message& m) const;
 
     void run_async(const std::vector<InputEvent>& inputs, Xoshiro256& rng, Interrupt* interrupt);
