@@ -26,7 +26,7 @@ using neuroemu::TimedEngine;
 using neuroemu::TimedSampleCounters;
 using neuroemu::TraceEntry;
 
-TEST_CASE("event queue pops the smallest (time, push order) present, like a brute-force scan") {
+TEST_CASE("event queue pops the smallest (time, push order) present, and names its time, like a brute-force scan") {
     std::mt19937 gen(11);
     for (int round = 0; round < 50; ++round) {
         EventQueue<int> queue;
@@ -46,6 +46,8 @@ TEST_CASE("event queue pops the smallest (time, push order) present, like a brut
                 present.erase(smallest);
             }
             CHECK(queue.size() == present.size());
+            CHECK(queue.next_time() ==
+                  (present.empty() ? INT64_MAX : std::min_element(present.begin(), present.end())->first));
         }
     }
 }
