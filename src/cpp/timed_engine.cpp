@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -370,18 +371,23 @@ void TimedEngine::record(int32_t bin, int64_t step, int64_t steps_so_far) {
 // k times in one update sends k messages per destination; they travel together and are delivered as one task
 // of multiplicity k), and returns their latency (ps, spike_out not included).
 int64_t TimedEngine::count_route(const TileCoord& from, const Route& r, bool input, int64_t count) {
-    const Path path = model_.path(from, r.core);
+    // (locals, not a struct: the compiler would test a struct's fields in one wide load over narrow stores)
+    const TileCoord& to = model_.tile(r.core);
+    const int32_t east_west = std::abs(to.x - from.x);
+    const int32_t north_south = std::abs(to.y - from.y);
+    const int32_t chips = std::abs(to.chip - from.chip);
+    const LatencyTable& lat = model_.latency();
     int64_t* totals = out_->totals;
     totals[kMessages] += count;
     if (input) totals[kInputMessages] += count;
-    if (path.in_tile) {
+    if (east_west == 0 && north_south == 0 && chips == 0) {
         totals[kInTileMessages] += count;
-    } else {
-        totals[kHopsEastWest] += count * path.hops_east_west;
-        totals[kHopsNorthSouth] += count * path.hops_north_south;
-        totals[kChipCrossings] += count * path.chip_crossings;
+        return lat.message;
     }
-    return path.latency;
+    totals[kHopsEastWest] += count * east_west;
+    totals[kHopsNorthSouth] += count * north_south;
+    totals[kChipCrossings] += count * chips;
+    return east_west * lat.hop_east_west + north_south * lat.hop_north_south + chips * lat.chip_hop;
 }
 
 void TimedEngine::reset_sample(const TimedConfig& config, const TimedSampleCounters& out, int64_t bins) {
@@ -454,11 +460,19 @@ void TimedEngine::run(const TimedConfig& config, const std::vector<InputEvent>& 
 
 // -- asynchronous schedules: serial cores with input queues ----------------------------------------------
 
+// Schedules an event of `kind` for `core` (or a bin, or an input event) at `time`; a message is set in place.
+TimedEngine::Payload& TimedEngine::schedule(int64_t time, Kind kind, int32_t core, uint64_t* seq) {
+    Payload& payload = queue_.schedule(time, seq);
+    payload.kind = kind;
+    payload.core = core;
+    return payload;
+}
+
 void TimedEngine::schedule_dispatch(int32_t core, int64_t now) {
     Core& c = cores_[static_cast<std::size_t>(core)];
     if (c.busy || c.dispatch_pending) return;
     c.dispatch_pending = true;
-    queue_.push(now, Payload{Kind::Dispatch, core, Message{}});
+    schedule(now, Kind::Dispatch, core);
 }
 
 // schedule_dispatch, where the dispatch event would be the next event taken: nothing else is due at `now`, so
@@ -590,7 +604,7 @@ void TimedEngine::start_task(int32_t core, int64_t now, Xoshiro256& rng) {
     }
     c.busy = true;
     c.task_start = now;
-    queue_.push(now + cost, Payload{Kind::Done, core, Message{}});
+    schedule(now + cost, Kind::Done, core);
 }
 
 void TimedEngine::finish_task(int32_t core, int64_t now) {
@@ -668,11 +682,11 @@ void TimedEngine::finish_task(int32_t core, int64_t now) {
             const int64_t entry = int64_t{n_inputs} + s.neuron;
             const TileCoord& from = model_.source_tile(entry);
             for (const Route* r = model_.routes_begin(entry); r != model_.routes_end(entry); ++r) {
-                const int64_t latency = count_route(from, *r, false, s.count);
-                Message m{now + lat.spike_out + latency, 0, model_.route_index(r),
-                          static_cast<int32_t>(entry), static_cast<double>(s.count),
-                          pre_spike_[static_cast<std::size_t>(s.neuron)]};
-                queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
+                const int64_t arrival = now + lat.spike_out + count_route(from, *r, false, s.count);
+                uint64_t seq;
+                schedule(arrival, Kind::Arrival, r->core, &seq)
+                    .message.set(arrival, seq, model_.route_index(r), static_cast<int32_t>(entry),
+                                 static_cast<double>(s.count), pre_spike_[static_cast<std::size_t>(s.neuron)]);
             }
         }
     }
@@ -688,10 +702,10 @@ void TimedEngine::send_input(const std::vector<InputEvent>& inputs, std::size_t 
         const InputEvent& e = inputs[k];
         const TileCoord& from = model_.source_tile(e.channel);
         for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
-            const int64_t latency = count_route(from, *r, true, 1);
-            Message m{e.time + latency, 0, model_.route_index(r), e.channel, e.multiplicity,
-                      HUGE_VAL};
-            queue_.push(m.arrival, Payload{Kind::Arrival, r->core, m});
+            const int64_t arrival = e.time + count_route(from, *r, true, 1);
+            uint64_t seq;
+            schedule(arrival, Kind::Arrival, r->core, &seq)
+                .message.set(arrival, seq, model_.route_index(r), e.channel, e.multiplicity, HUGE_VAL);
         }
     } else {
         const auto group = static_cast<int64_t>(k);
@@ -707,19 +721,18 @@ void TimedEngine::send_input(const std::vector<InputEvent>& inputs, std::size_t 
                     input_cores_.push_back(r->core);
                 }
                 InputTask& task = c.input_tasks.back();
-                c.input_messages.push_back(
-                    Message{arrival, 0, model_.route_index(r), e.channel, e.multiplicity, HUGE_VAL});
+                c.input_messages.emplace_back().set(arrival, 0, model_.route_index(r), e.channel, e.multiplicity,
+                                                    HUGE_VAL);
                 task.end = c.input_messages.size();
                 task.release = std::max(task.release, arrival);
             }
         }
         for (const int32_t core : input_cores_) {
-            queue_.push(cores_[static_cast<std::size_t>(core)].input_tasks.back().release,
-                        Payload{Kind::InputReady, core, Message{}});
+            schedule(cores_[static_cast<std::size_t>(core)].input_tasks.back().release, Kind::InputReady, core);
         }
     }
     if (next < inputs.size()) {
-        queue_.push(inputs[next].time, Payload{Kind::Input, static_cast<int32_t>(next), Message{}});
+        schedule(inputs[next].time, Kind::Input, static_cast<int32_t>(next));
     }
 }
 
@@ -728,57 +741,56 @@ void TimedEngine::run_async(const std::vector<InputEvent>& inputs, Xoshiro256& r
     // Bin starts and input events are released one after another (each schedules the next), which keeps the
     // queue small. A bin start is scheduled a bin ahead, so a core's per-bin update runs before the
     // messages that arrive at the same time.
-    queue_.push(0, Payload{Kind::BinStart, 0, Message{}});
-    if (!inputs.empty()) queue_.push(inputs[0].time, Payload{Kind::Input, 0, Message{}});
+    schedule(0, Kind::BinStart, 0);
+    if (!inputs.empty()) schedule(inputs[0].time, Kind::Input, 0);
     const bool momentum = config_->schedule == Schedule::Momentum;
     uint64_t processed = 0;
     while (!queue_.empty()) {
         if ((++processed & 4095) == 0 && interrupt && interrupt->requested()) throw Cancelled();
         const auto event = queue_.pop();
         const int64_t now = event.time;
+        const Kind kind = event.payload->kind;
+        const int32_t core = event.payload->core;  // (BinStart: the bin; Input: the input event's index)
         last_time_ = std::max(last_time_, now);
-        switch (event.payload.kind) {
+        switch (kind) {
             case Kind::BinStart:
-                if (event.payload.core + 1 < bins_) {
-                    queue_.push(now + dt, Payload{Kind::BinStart, event.payload.core + 1, Message{}});
-                }
-                for (int32_t core = 0; core < model_.n_cores(); ++core) {
-                    Core& c = cores_[static_cast<std::size_t>(core)];
+                if (core + 1 < bins_) schedule(now + dt, Kind::BinStart, core + 1);
+                for (int32_t k = 0; k < model_.n_cores(); ++k) {
+                    Core& c = cores_[static_cast<std::size_t>(k)];
                     if (c.updates_due++ == 0) c.update_release = now;
-                    schedule_dispatch(core, now);
+                    schedule_dispatch(k, now);
                 }
                 break;
             case Kind::Input:
-                send_input(inputs, static_cast<std::size_t>(event.payload.core), now);
+                send_input(inputs, static_cast<std::size_t>(core), now);
                 break;
             case Kind::InputReady: {
-                ++cores_[static_cast<std::size_t>(event.payload.core)].inputs_ready;
-                dispatch(event.payload.core, now, rng);
+                ++cores_[static_cast<std::size_t>(core)].inputs_ready;
+                dispatch(core, now, rng);
                 break;
             }
             case Kind::Arrival: {
-                Core& c = cores_[static_cast<std::size_t>(event.payload.core)];
-                Message m = event.payload.message;
-                m.seq = event.seq;
-                c.waiting.push_back(m);
+                // (the payload, read before anything is scheduled: a push may move it)
+                Core& c = cores_[static_cast<std::size_t>(core)];
+                c.waiting.push_back(event.payload->message);  // its seq is the event's own (send_input, finish_task)
                 if (momentum) {
                     std::push_heap(c.waiting.begin(), c.waiting.end(), momentum_below);
                 }
-                dispatch(event.payload.core, now, rng);
+                dispatch(core, now, rng);
                 break;
             }
             case Kind::Dispatch: {
-                Core& c = cores_[static_cast<std::size_t>(event.payload.core)];
+                Core& c = cores_[static_cast<std::size_t>(core)];
                 c.dispatch_pending = false;
-                if (!c.busy) start_task(event.payload.core, now, rng);
+                if (!c.busy) start_task(core, now, rng);
                 break;
             }
             case Kind::Done:
-                finish_task(event.payload.core, now);
+                finish_task(core, now);
                 // The next task is chosen after the messages arriving at this same time that were scheduled
                 // earlier have joined the core's queue (the (time, seq) order decides; dispatch() starts at
                 // once only where none are due).
-                dispatch(event.payload.core, now, rng);
+                dispatch(core, now, rng);
                 break;
         }
     }
@@ -819,11 +831,10 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
             const InputEvent& e = inputs[cursor];
             const TileCoord& from = model_.source_tile(e.channel);
             for (const Route* r = model_.routes_begin(e.channel); r != model_.routes_end(e.channel); ++r) {
-                const int64_t latency = count_route(from, *r, true, 1);
-                const Message m{e.time + latency, message_seq_++, model_.route_index(r), e.channel,
-                                e.multiplicity, 0.0};
-                cores_[static_cast<std::size_t>(r->core)].waiting.push_back(m);
-                phase_start = std::max(phase_start, m.arrival);
+                const int64_t arrival = e.time + count_route(from, *r, true, 1);
+                cores_[static_cast<std::size_t>(r->core)].waiting.emplace_back().set(
+                    arrival, message_seq_++, model_.route_index(r), e.channel, e.multiplicity, 0.0);
+                phase_start = std::max(phase_start, arrival);
             }
         }
         for (int32_t p = 0; p < n_pop; ++p) {
@@ -900,17 +911,15 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
                     const int64_t entry = int64_t{n_inputs} + spike.neuron;
                     const TileCoord& from = model_.source_tile(entry);
                     for (const Route* r = model_.routes_begin(entry); r != model_.routes_end(entry); ++r) {
-                        const int64_t latency = count_route(from, *r, false, 1);
-                        const Message m{end + lat.spike_out + latency, message_seq_++,
-                                        model_.route_index(r), static_cast<int32_t>(entry), 1.0, 0.0};
+                        const int64_t arrival = end + lat.spike_out + count_route(from, *r, false, 1);
                         // One sent to a core of this population (a recurrent edge) must wait for the next
                         // bin's phase, as in the step model: it joins that core's queue after this phase.
-                        if (model_.core_population(r->core) == p) {
-                            sent.push_back(m);
-                        } else {
-                            cores_[static_cast<std::size_t>(r->core)].waiting.push_back(m);
-                        }
-                        phase_end = std::max(phase_end, m.arrival);
+                        auto& joins = model_.core_population(r->core) == p
+                                          ? sent
+                                          : cores_[static_cast<std::size_t>(r->core)].waiting;
+                        joins.emplace_back().set(arrival, message_seq_++, model_.route_index(r),
+                                                 static_cast<int32_t>(entry), 1.0, 0.0);
+                        phase_end = std::max(phase_end, arrival);
                     }
                 }
             }

@@ -41,7 +41,7 @@ TEST_CASE("event queue pops the smallest (time, push order) present, and names i
                 const auto smallest = std::min_element(present.begin(), present.end());
                 const auto e = queue.pop();
                 CHECK(e.time == smallest->first);
-                CHECK(e.payload == smallest->second);
+                CHECK(*e.payload == smallest->second);
                 CHECK(e.seq == static_cast<uint64_t>(smallest->second));
                 present.erase(smallest);
             }
@@ -56,11 +56,11 @@ TEST_CASE("event queue: equal times come out in push order") {
     EventQueue<int> queue;
     for (int k = 0; k < 100; ++k) queue.push(5, k);
     queue.push(3, -1);
-    CHECK(queue.pop().payload == -1);
+    CHECK(*queue.pop().payload == -1);
     for (int k = 0; k < 100; ++k) {
         const auto e = queue.pop();
         CHECK(e.time == 5);
-        CHECK(e.payload == k);
+        CHECK(*e.payload == k);
         CHECK(e.seq == static_cast<uint64_t>(k));
     }
     CHECK(queue.empty());

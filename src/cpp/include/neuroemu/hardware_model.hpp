@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -34,7 +33,7 @@ struct TileCoord {
 
 // One destination core of a source (input channel or neuron) with the synapses it holds. 16 bytes: a large
 // network has millions (4.6 million for 10^7 random synapses on Loihi-sized cores), read at random as spikes
-// go out; the hops follow from the two tiles (HardwareModel::path).
+// go out; the hops follow from the two tiles (TimedEngine::count_route).
 struct Route {
     int32_t core;
     int32_t touched;  // distinct local targets
@@ -42,15 +41,6 @@ struct Route {
     int32_t end;
 };
 static_assert(sizeof(Route) == 16, "four routes per cache line");
-
-// How a message travels from a source's tile to a core.
-struct Path {
-    int32_t hops_east_west;
-    int32_t hops_north_south;
-    int32_t chip_crossings;
-    bool in_tile;     // same tile: the in-tile message cost instead of hops
-    int64_t latency;  // ps from sending to arrival (spike_out not included)
-};
 
 class TimedEnginePool;  // timed_engine.hpp
 
@@ -78,17 +68,6 @@ public:
     const TileCoord& source_tile(int64_t entry) const {
         if (entry < n_inputs_) return input_port_;
         return tiles_[static_cast<std::size_t>(core_of_[static_cast<std::size_t>(entry - n_inputs_)])];
-    }
-    Path path(const TileCoord& from, int32_t core) const {
-        const TileCoord& to = tiles_[static_cast<std::size_t>(core)];
-        Path p{};
-        p.hops_east_west = std::abs(to.x - from.x);
-        p.hops_north_south = std::abs(to.y - from.y);
-        p.chip_crossings = std::abs(to.chip - from.chip);
-        p.in_tile = p.hops_east_west == 0 && p.hops_north_south == 0 && p.chip_crossings == 0;
-        const int64_t hops = p.hops_east_west * latency_.hop_east_west + p.hops_north_south * latency_.hop_north_south;
-        p.latency = p.in_tile ? latency_.message : hops + p.chip_crossings * latency_.chip_hop;
-        return p;
     }
     int64_t route_index(const Route* r) const { return r - routes_.data(); }
 

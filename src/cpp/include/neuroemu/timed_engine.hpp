@@ -104,6 +104,16 @@ private:
         int32_t entry;
         double multiplicity;
         double key;  // momentum: the source's pre-spike potential (+inf for input)
+        // Sets the fields one by one where the message is kept (see EventQueue::schedule: a message built on
+        // the stack and copied stalls store forwarding).
+        void set(int64_t at, uint64_t sequence, int64_t route_index, int32_t source, double count, double rank) {
+            arrival = at;
+            seq = sequence;
+            route = route_index;
+            entry = source;
+            multiplicity = count;
+            key = rank;
+        }
     };
     enum class Kind : int32_t { BinStart, Input, Arrival, InputReady, Dispatch, Done };
     struct Payload {
@@ -171,6 +181,7 @@ private:
     int64_t synop_events(const Message& m) const;
 
     void run_async(const std::vector<InputEvent>& inputs, Xoshiro256& rng, Interrupt* interrupt);
+    Payload& schedule(int64_t time, Kind kind, int32_t core, uint64_t* seq = nullptr);
     void schedule_dispatch(int32_t core, int64_t now);
     void dispatch(int32_t core, int64_t now, Xoshiro256& rng);
     void send_input(const std::vector<InputEvent>& inputs, std::size_t k, int64_t now);
