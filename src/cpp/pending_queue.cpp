@@ -107,7 +107,10 @@ void PendingQueue::remove_at(size_t position) {
 
 void PendingQueue::take(int32_t entry, std::vector<Emission>& group) {
     const auto e = static_cast<size_t>(entry);
-    group.push_back({entry, multiplicity_[e]});
+    // (set in place: an Emission built on the stack and copied in stalls store forwarding)
+    Emission& emitted = group.emplace_back();
+    emitted.entry = entry;
+    emitted.multiplicity = multiplicity_[e];
     multiplicity_[e] = 0.0;
     if (schedule_ == Schedule::Random) remove_at(static_cast<size_t>(position_[e]));
     position_[e] = -1;
@@ -135,7 +138,9 @@ void PendingQueue::emit(int64_t group_size, Xoshiro256& rng, std::vector<Emissio
     if (group_size <= 0 || group_size >= n) {
         for_each_queued([&](int32_t entry) {
             const auto e = static_cast<size_t>(entry);
-            group.push_back({entry, multiplicity_[e]});
+            Emission& emitted = group.emplace_back();
+            emitted.entry = entry;
+            emitted.multiplicity = multiplicity_[e];
             multiplicity_[e] = 0.0;
             position_[e] = -1;
         });

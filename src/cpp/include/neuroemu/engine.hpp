@@ -94,7 +94,7 @@ private:
     int32_t* fired_positions(int64_t n);
     void spike_listed(int32_t first, int64_t n_fired, int32_t bin);
     template <typename CheckChunk>
-    void check_in_chunks(BinContext& ctx, int32_t first, int32_t last, CheckChunk check);
+    void check_in_chunks(BinContext& ctx, int32_t first, int32_t last, const CheckChunk& check);
     void check_range(BinContext& ctx, int32_t first, int32_t last);
     void check_masked(BinContext& ctx, bool bias_rule, int32_t first, int32_t last, uint8_t* received);
     void widen_spans(int32_t lo, int32_t hi);
