@@ -326,6 +326,15 @@ int64_t TimedEngine::spike(int32_t neuron, double u, int32_t bin, bool repeat) {
     return k;
 }
 
+// Lists a neuron's spikes of one update (set in place: a Spike built on the stack and copied stalls store
+// forwarding).
+void TimedEngine::add_spike(int32_t neuron, int64_t count, int64_t time) {
+    Spike& s = spikes_.emplace_back();
+    s.neuron = neuron;
+    s.count = count;
+    s.time = time;
+}
+
 void TimedEngine::refresh_above(int32_t core) {
     auto& above = above_of_core_[static_cast<std::size_t>(core)];
     std::size_t kept = 0;
@@ -633,7 +642,7 @@ void TimedEngine::finish_task(int32_t core, int64_t now) {
             if (refractory_bin_[i] == bin) continue;  // the current is discarded
             catch_up(neuron, bin, now);
             const int64_t k = fire(neuron, v_[i] + current_[i], bin, true);
-            if (k > 0) spikes_.push_back({neuron, k, now});
+            if (k > 0) add_spike(neuron, k, now);
         }
     };
     if (c.task_kind == TaskKind::Update) {
@@ -642,7 +651,7 @@ void TimedEngine::finish_task(int32_t core, int64_t now) {
             if (refractory_bin_[static_cast<std::size_t>(neuron)] == bin) continue;
             catch_up(neuron, bin, now);
             const int64_t k = fire(neuron, v_[static_cast<std::size_t>(neuron)], bin, true);
-            if (k > 0) spikes_.push_back({neuron, k, now});
+            if (k > 0) add_spike(neuron, k, now);
         }
     } else if (c.task_kind == TaskKind::Input) {
         // Step 0 of docs/semantics.md for this core's neurons: every current summed in ascending channel
@@ -887,7 +896,7 @@ void TimedEngine::run_sync(const std::vector<InputEvent>& inputs, Interrupt* int
                     if (!received && net_.params().bias[i] == 0.0 && !(v_[i] > net_.params().threshold[i])) return;
                     ++updates;
                     const int64_t k = fire(neuron, received ? v_[i] + current_[i] : v_[i], bin, false);
-                    if (k > 0) spikes_.push_back({neuron, k, 0});
+                    if (k > 0) add_spike(neuron, k, 0);
                 };
                 if (vector_check) {
                     updates = check_marked(core_first, core_last, bin);
@@ -976,7 +985,7 @@ void TimedEngine::spike_listed(int32_t first, int64_t n_fired, int32_t bin, bool
     for (int64_t j = 0; j < n_fired; ++j) {
         const int32_t neuron = first + fired_[static_cast<std::size_t>(j)];
         const int64_t k = spike(neuron, v_[static_cast<std::size_t>(neuron)], bin, repeat);
-        spikes_.push_back({neuron, k, time});
+        add_spike(neuron, k, time);
     }
 }
 
@@ -1055,13 +1064,19 @@ void run_timed_batch(const Network& network, const HardwareModel& model, const T
                     const int64_t nonzero =
                         scan_frame(kernels, sample.advanced(t * n_in), n_in, t, channels->data(), values->data());
                     for (int64_t e = 0; e < nonzero; ++e) {
-                        events->push_back({t * model.dt(), (*channels)[static_cast<std::size_t>(e)],
-                                           (*values)[static_cast<std::size_t>(e)]});
+                        // (set in place: an event built on the stack and copied stalls store forwarding)
+                        InputEvent& event = events->emplace_back();
+                        event.time = t * model.dt();
+                        event.channel = (*channels)[static_cast<std::size_t>(e)];
+                        event.multiplicity = (*values)[static_cast<std::size_t>(e)];
                     }
                 }
             } else {
                 for (int64_t k = input.event_ptr[b]; k < input.event_ptr[b + 1]; ++k) {
-                    events->push_back({input.event_times[k], input.event_channels[k], 1.0});
+                    InputEvent& event = events->emplace_back();
+                    event.time = input.event_times[k];
+                    event.channel = input.event_channels[k];
+                    event.multiplicity = 1.0;
                 }
                 std::stable_sort(events->begin(), events->end(), [](const InputEvent& a, const InputEvent& e) {
                     return a.time < e.time || (a.time == e.time && a.channel < e.channel);

@@ -174,6 +174,7 @@ private:
     void clear_received();
     int64_t fire(int32_t neuron, double u, int32_t bin, bool repeat);
     int64_t spike(int32_t neuron, double u, int32_t bin, bool repeat);
+    void add_spike(int32_t neuron, int64_t count, int64_t time);
     void refresh_above(int32_t core);
     void record(int32_t bin, int64_t step, int64_t steps_so_far);
     static bool momentum_below(const Message& a, const Message& b);
