@@ -1,7 +1,6 @@
 #include "neuroemu/hardware_model.hpp"
 
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 
 #include "neuroemu/errors.hpp"

@@ -130,7 +130,7 @@ private:
     // rows found in cache gain nothing and each prefetch costs an instruction or three.
     bool prefetch_rows_ = false;
     bool prefetch_state_ = false;  // likewise for the state of the neurons an asynchronous step checks
-    // and for the current of a scattered row's targets. Measured (one core, Release): prefetching current_
+    // Likewise for the current of a scattered row's targets. Measured (one core, Release): prefetching current_
     // within the cache cost 1.07-1.09x on cnn and sparse-s, and gained nothing on sparse (120,100 neurons).
     bool prefetch_current_ = false;
     NeuronSet checked_;                    // neurons checked one by one (check()) this step
