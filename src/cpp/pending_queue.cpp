@@ -105,13 +105,19 @@ void PendingQueue::remove_at(size_t position) {
     queued_.pop_back();
 }
 
-void PendingQueue::take(int32_t entry, std::vector<Emission>& group) {
+// Appends `entry` with its multiplicity to `group` and zeroes the multiplicity; set in place: an Emission built
+// on the stack and copied in stalls store forwarding.
+void PendingQueue::append(int32_t entry, std::vector<Emission>& group) {
     const auto e = static_cast<size_t>(entry);
-    // (set in place: an Emission built on the stack and copied in stalls store forwarding)
     Emission& emitted = group.emplace_back();
     emitted.entry = entry;
     emitted.multiplicity = multiplicity_[e];
     multiplicity_[e] = 0.0;
+}
+
+void PendingQueue::take(int32_t entry, std::vector<Emission>& group) {
+    const auto e = static_cast<size_t>(entry);
+    append(entry, group);
     if (schedule_ == Schedule::Random) remove_at(static_cast<size_t>(position_[e]));
     position_[e] = -1;
     --size_;
@@ -137,12 +143,8 @@ void PendingQueue::emit(int64_t group_size, Xoshiro256& rng, std::vector<Emissio
     const int64_t n = size_;
     if (group_size <= 0 || group_size >= n) {
         for_each_queued([&](int32_t entry) {
-            const auto e = static_cast<size_t>(entry);
-            Emission& emitted = group.emplace_back();
-            emitted.entry = entry;
-            emitted.multiplicity = multiplicity_[e];
-            multiplicity_[e] = 0.0;
-            position_[e] = -1;
+            append(entry, group);
+            position_[static_cast<size_t>(entry)] = -1;
         });
         queued_.clear();
         heap_.clear();

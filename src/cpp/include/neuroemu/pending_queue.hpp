@@ -60,6 +60,7 @@ private:
     void heap_push(const HeapItem& item);
     HeapItem heap_pop();
     void remove_at(std::size_t position);
+    void append(int32_t entry, std::vector<Emission>& group);
     void take(int32_t entry, std::vector<Emission>& group);
     template <typename Visit>
     void for_each_queued(Visit visit) const;
